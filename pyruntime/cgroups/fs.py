@@ -1,0 +1,111 @@
+"""Reading and writing cgroup files, with errors that name the file and the field."""
+from __future__ import annotations
+
+import errno
+import os
+
+from pyruntime.errors import CgroupError, describe_errno
+
+# What a refused write usually means, by errno (shown after the kernel's words).
+HINTS = {
+    errno.EBUSY: "the new limit is below current usage",
+    errno.EINVAL: "the kernel refused the value",
+    errno.ENOSPC: "no cpus/mems set for this cpuset",
+    errno.EOPNOTSUPP: "this kernel no longer supports it",
+    errno.EACCES: "permission denied by the cgroup hierarchy",
+}
+
+
+def write(path: str, value: str, field: str = "") -> None:
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        where = f"{field}: " if field else ""
+        raise CgroupError(f"{where}cgroup file {path} does not exist "
+                          "(controller not enabled or not supported on this host)") from None
+    except OSError as exc:
+        raise CgroupError(f"cgroup {path}: open: {describe_errno(exc.errno)}") from None
+    try:
+        os.write(fd, value.encode())
+    except OSError as exc:
+        hint = HINTS.get(exc.errno, "")
+        where = f"{field}: " if field else ""
+        text = f"{where}cgroup {path}: write {value}: {describe_errno(exc.errno)}"
+        raise CgroupError(f"{text} ({hint})" if hint else text) from None
+    finally:
+        os.close(fd)
+
+
+def read(path: str) -> str:
+    try:
+        with open(path) as f:
+            return f.read().strip()
+    except OSError as exc:
+        raise CgroupError(f"cgroup {path}: read: {describe_errno(exc.errno)}") from None
+
+
+def read_int(path: str, default: int = 0) -> int:
+    try:
+        with open(path) as f:
+            text = f.read().strip()
+    except OSError:
+        return default
+    if text == "max":
+        return -1
+    try:
+        return int(text)
+    except ValueError:
+        return default
+
+
+def read_keyed(path: str) -> dict[str, int]:
+    """'key value' lines (memory.stat, cpu.stat, ...) as a dict; missing file -> {}."""
+    out: dict[str, int] = {}
+    try:
+        with open(path) as f:
+            for line in f:
+                key, _, value = line.partition(" ")
+                try:
+                    out[key] = int(value)
+                except ValueError:
+                    pass
+    except OSError:
+        pass
+    return out
+
+
+def pids(path: str) -> list[int]:
+    try:
+        with open(os.path.join(path, "cgroup.procs")) as f:
+            return [int(x) for x in f.read().split()]
+    except FileNotFoundError:
+        return []
+
+
+def make_dirs(path: str, stop_at: str) -> list[str]:
+    """mkdir -p below ``stop_at``; return the directories that were created, outermost first."""
+    created = []
+    missing = []
+    p = path
+    while p != stop_at and not os.path.isdir(p):
+        missing.append(p)
+        p = os.path.dirname(p)
+    for d in reversed(missing):
+        try:
+            os.mkdir(d)
+            created.append(d)
+        except FileExistsError:
+            pass
+        except OSError as exc:
+            raise CgroupError(f"cgroup {d}: mkdir: {describe_errno(exc.errno)}") from None
+    return created
+
+
+def remove_dir(path: str) -> None:
+    """rmdir a cgroup; a missing one is already gone."""
+    try:
+        os.rmdir(path)
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        raise CgroupError(f"cgroup {path}: rmdir: {describe_errno(exc.errno)}") from None

@@ -1,0 +1,124 @@
+"""pyruntime's command line: global flags, dispatch to one module per verb, errors.
+
+Every failure ends here as one line on stderr (``pyruntime: <what>``), the
+same line as a ``level=error`` entry in --log, and exit status 1.
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+from pyruntime import log
+from pyruntime.cli.flags import Flag, parse
+from pyruntime.errors import PyruntimeError, UsageError
+
+GLOBAL_FLAGS = (
+    Flag(("root",), "str", "/run/pyruntime", "state directory"),
+    Flag(("log",), "str", "", "log file (default: stderr)"),
+    Flag(("log-format",), "str", "text", "text or json"),
+    Flag(("debug",), "bool", False, "log debug messages"),
+    Flag(("systemd-cgroup",), "bool", False, "cgroupsPath is slice:prefix:name"),
+    Flag(("rootless",), "str", "auto", "accepted for compatibility"),
+    Flag(("criu",), "str", "criu", "accepted for compatibility"),
+    Flag(("version", "v"), "bool", False, "print the version"),
+    Flag(("help", "h"), "bool", False, "show help"),
+)
+
+VERBS = {
+    "create": "create", "start": "start", "run": "run", "state": "state", "kill": "kill",
+    "delete": "delete", "list": "list", "ps": "ps", "exec": "exec", "pause": "pause",
+    "resume": "pause", "update": "update", "events": "events", "spec": "spec",
+    "features": "features", "checkpoint": "unsupported", "restore": "unsupported",
+}
+
+USAGE = """usage: pyruntime [global options] COMMAND [options] ARGS
+
+pyruntime is a runc-compatible OCI container runtime.
+
+commands:
+  create    create a container from a bundle (the process waits for start)
+  start     run the program of a created container
+  run       create and start a container
+  state     print a container's state as JSON
+  kill      send a signal to a container's init (or, with --all, every process)
+  delete    remove a stopped container and everything it had
+  list      list containers
+  ps        list the processes of a container
+  exec      run a new process in a running container
+  pause     freeze every process of a container
+  resume    thaw a paused container
+  update    change a container's resource limits
+  events    print a container's stats or OOM events
+  spec      write a default config.json
+  features  print what this runtime supports, as JSON
+
+global options:
+  --root DIR            state directory (default /run/pyruntime)
+  --log FILE            log file; --log-format text|json
+  --debug               debug logging
+  --systemd-cgroup      cgroupsPath uses the systemd slice:prefix:name form
+"""
+
+
+class Context:
+    """Global options, shared by every verb."""
+
+    def __init__(self, values: dict):
+        self.root = values["root"]
+        self.systemd_cgroup = values["systemd_cgroup"]
+        self.debug = values["debug"]
+
+    def store(self):
+        from pyruntime.state.store import Store
+        return Store(self.root)
+
+
+def version_text() -> str:
+    from pyruntime import RUNC_COMPAT, SPEC_VERSION, __version__
+    return (f"runc version {RUNC_COMPAT}\n"
+            f"commit: pyruntime-{__version__}\n"
+            f"spec: {SPEC_VERSION}\n"
+            f"pyruntime: {__version__}\n"
+            f"python: {sys.version.split()[0]}\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        values, rest = parse(GLOBAL_FLAGS, argv)
+        log.configure(values["log"], values["log_format"], values["debug"])
+        if values["log_format"] not in ("text", "json"):
+            raise UsageError(f"invalid log-format {values['log_format']!r}: text or json")
+        if values["version"]:
+            sys.stdout.write(version_text())
+            return 0
+        if values["help"] or not rest:
+            sys.stdout.write(USAGE)
+            return 0 if values["help"] else 1
+        verb, args = rest[0], rest[1:]
+        module_name = VERBS.get(verb)
+        if module_name is None:
+            raise UsageError(f"unknown command {verb!r} (see pyruntime --help)")
+        import importlib
+        module = importlib.import_module(f"pyruntime.cli.verb_{module_name}")
+        ctx = Context(values)
+        log.debug(f"{verb} {' '.join(args)}")
+        return module.run(ctx, verb, args)
+    except PyruntimeError as exc:
+        return fail(str(exc))
+    except KeyboardInterrupt:
+        return fail("interrupted")
+    except BrokenPipeError:
+        return 1
+
+
+def fail(message: str) -> int:
+    for line in message.splitlines() or ["error"]:
+        log.error(line)
+    sys.stderr.write("".join(f"pyruntime: {line}\n" for line in message.splitlines()))
+    sys.stderr.flush()
+    return 1
+
+
+if __name__ == "__main__":
+    os._exit(main())

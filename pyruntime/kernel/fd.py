@@ -1,0 +1,49 @@
+"""File descriptors: openat2, close_range, memfd_create and pidfds."""
+from __future__ import annotations
+
+import os
+
+from pyruntime.kernel import check, cstr, lib
+
+RESOLVE_NO_XDEV = lib.RESOLVE_NO_XDEV
+RESOLVE_NO_MAGICLINKS = lib.RESOLVE_NO_MAGICLINKS
+RESOLVE_NO_SYMLINKS = lib.RESOLVE_NO_SYMLINKS
+RESOLVE_BENEATH = lib.RESOLVE_BENEATH
+RESOLVE_IN_ROOT = lib.RESOLVE_IN_ROOT
+CLOSE_RANGE_CLOEXEC = lib.CLOSE_RANGE_CLOEXEC
+O_PATH = lib.O_PATH
+MFD_CLOEXEC = lib.MFD_CLOEXEC
+MFD_ALLOW_SEALING = lib.MFD_ALLOW_SEALING
+
+
+def openat2(dirfd: int, path: str, flags: int, mode: int = 0, resolve: int = 0,
+            shown_as: str | None = None) -> int:
+    rc = lib.pyrt_openat2(dirfd, cstr(path), flags | os.O_CLOEXEC, mode, resolve)
+    return check(rc, "openat2", shown_as or path)
+
+
+def close_range(first: int, last: int = 0xFFFFFFFF, flags: int = 0) -> None:
+    check(lib.pyrt_close_range(first, last, flags), "close_range")
+
+
+def memfd_create(name: str, flags: int = MFD_CLOEXEC) -> int:
+    return check(lib.pyrt_memfd_create(cstr(name), flags), "memfd_create", name)
+
+
+def pidfd_open(pid: int) -> int:
+    return check(lib.pyrt_pidfd_open(pid, 0), "pidfd_open", f"pid {pid}")
+
+
+def pidfd_send_signal(pidfd: int, sig: int) -> None:
+    check(lib.pyrt_pidfd_send_signal(pidfd, sig, 0), "pidfd_send_signal")
+
+
+def pidfd_getfd(pidfd: int, targetfd: int) -> int:
+    return check(lib.pyrt_pidfd_getfd(pidfd, targetfd, 0), "pidfd_getfd")
+
+
+PROC_SUPER_MAGIC = 0x9FA0
+
+
+def fstatfs_type(fd: int, path: str | None = None) -> int:
+    return check(lib.pyrt_fstatfs_type(fd), "fstatfs", path)

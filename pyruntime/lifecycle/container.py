@@ -1,0 +1,64 @@
+"""An existing container: its record, its live status, its OCI state document."""
+from __future__ import annotations
+
+from pyruntime import SPEC_VERSION
+from pyruntime.state import procinfo
+from pyruntime.state.status import CREATED, CREATING, PAUSED, RUNNING, STOPPED
+from pyruntime.state.store import ContainerDir, ContainerRecord
+
+
+class Container:
+    """A locked container directory and what it records."""
+
+    def __init__(self, cdir: ContainerDir):
+        self.dir = cdir
+        self.record: ContainerRecord | None = cdir.read()
+        self._manager = None
+
+    @property
+    def id(self) -> str:
+        return self.dir.id
+
+    def manager(self):
+        if self._manager is None and self.record is not None:
+            from pyruntime import cgroups
+            self._manager = cgroups.from_record(self.record.cgroup)
+        return self._manager
+
+    def init_alive(self) -> bool:
+        r = self.record
+        return r is not None and procinfo.is_running(r.pid, r.pid_start)
+
+    def status(self) -> str:
+        """Worked out from the system each time: a dead init is noticed without being told."""
+        if self.record is None:
+            return CREATING
+        if not self.init_alive():
+            return STOPPED
+        if self.dir.has_fifo():
+            return CREATED
+        manager = self.manager()
+        if manager is not None and manager.is_frozen():
+            return PAUSED
+        return RUNNING
+
+    def oci_state(self, status: str | None = None) -> dict:
+        """The state document `pyruntime state` prints (runc's field order)."""
+        status = status or self.status()
+        r = self.record
+        if r is None:
+            return {"ociVersion": SPEC_VERSION, "id": self.id, "pid": 0, "status": CREATING,
+                    "bundle": "", "rootfs": "", "created": "", "owner": ""}
+        out = {"ociVersion": SPEC_VERSION, "id": r.id,
+               "pid": r.pid if status != STOPPED else 0, "status": status,
+               "bundle": r.bundle, "rootfs": r.rootfs, "created": r.created, "owner": ""}
+        if r.annotations:
+            out["annotations"] = r.annotations
+        return out
+
+    def hook_state(self, status: str | None = None) -> bytes:
+        """The state hooks read on stdin (runtime-spec fields only)."""
+        import json
+        s = self.oci_state(status)
+        return json.dumps({k: s[k] for k in ("ociVersion", "id", "status", "pid", "bundle")}
+                          | {"annotations": self.record.annotations if self.record else {}}).encode()

@@ -1,0 +1,199 @@
+"""create: the parent's half (the children's halves are stage1 and init).
+
+Everything made here is registered on an ExitStack as it is made, so a
+failure at any point undoes it all: init and stage-1 processes killed and
+reaped, cgroups removed, the state directory deleted. Only when the init
+reports READY is the stack released and the state written.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+from dataclasses import dataclass
+
+from pyruntime import cgroups, log
+from pyruntime.errors import PyruntimeError
+from pyruntime.lifecycle import init, stage1, sync
+from pyruntime.lifecycle.plan import ContainerPlan, CreateOptions, HostFacts, make_plan
+from pyruntime.state import procinfo
+from pyruntime.state.store import ContainerRecord, Store, rfc3339_now
+
+
+@dataclass
+class Created:
+    """What a successful create leaves for run/start."""
+    record: ContainerRecord
+    plan: ContainerPlan
+
+
+def load_plan(options: CreateOptions) -> tuple[ContainerPlan, dict]:
+    """config.json -> validated spec -> plan (and the raw document for the state).
+
+    Nothing on the host changes here; every config error surfaces before create starts.
+    """
+    from pyruntime.model import load_spec
+    from pyruntime.process.attributes import check_host_features
+    bundle = options.bundle
+    if not os.path.isdir(bundle):
+        what = "does not exist" if not os.path.exists(bundle) else "is not a directory"
+        raise PyruntimeError(f"bundle {bundle} {what}")
+    spec, doc = load_spec(os.path.join(bundle, "config.json"))
+    if not os.path.isdir(_rootfs_of(spec, bundle)):
+        raise PyruntimeError(f"root.path: rootfs {_rootfs_of(spec, bundle)} does not exist or is not a directory")
+    check_host_features(spec)
+    return make_plan(spec, options, HostFacts(cgroups.detect())), doc
+
+
+def _rootfs_of(spec, bundle: str) -> str:
+    p = spec.root.path
+    return os.path.normpath(p if os.path.isabs(p) else os.path.join(bundle, p))
+
+
+def create(store: Store, plan: ContainerPlan, raw_config: dict) -> Created:
+    for warning in plan.warnings:
+        log.warning(warning)
+    with contextlib.ExitStack() as undo:
+        cdir = store.create(plan.id)
+        undo.callback(cdir.remove)
+        undo.callback(cdir.close)
+        os.mkfifo(cdir.fifo_path, 0o622)
+        os.chmod(cdir.fifo_path, 0o622)  # the container user (maybe unprivileged) opens it to write
+
+        manager = cgroups.for_container(plan.cgroup_layout, plan.cgroup_path, plan.options.systemd_cgroup)
+        undo.callback(manager.destroy)
+        manager.create()
+        manager.apply(_cgroup_resources(plan))
+
+        fds = _init_fds(plan, cdir.path, undo)
+        joined = _open_joined(plan)
+        parent, child = sync.Channel.pair()
+        undo.callback(parent.close)
+
+        stage1_pid = os.fork()
+        if stage1_pid == 0:
+            parent.close()
+            cdir.close()  # its flock is shared by fork: holding it would lock out every later command
+            stage1.run(plan.ns, child, joined, lambda: init.main(plan, child, fds))
+        child.close()
+        for _, fd in joined:
+            os.close(fd)
+        kill_list = [stage1_pid]
+        undo.callback(_kill_and_reap, kill_list)
+
+        init_pid = _run_protocol(plan, manager, parent, stage1_pid, kill_list)
+
+        record = ContainerRecord(
+            id=plan.id, bundle=plan.options.bundle, rootfs=plan.rootfs, created=rfc3339_now(),
+            pid=init_pid, pid_start=procinfo.start_time(init_pid), config=raw_config,
+            cgroup=manager.describe(), systemd_cgroup=plan.options.systemd_cgroup, owner=os.getuid())
+        cdir.write(record)
+        if plan.options.pid_file:
+            write_pid_file(plan.options.pid_file, init_pid)
+        undo.pop_all()
+    for fd in (fds.console, fds.notify, fds.state_dir):
+        if fd >= 0:
+            os.close(fd)
+    cdir.close()
+    return Created(record, plan)
+
+
+def _cgroup_resources(plan: ContainerPlan):
+    """The config's resources with the device rules every container needs added."""
+    from dataclasses import replace
+    from pyruntime.cgroups.devices import effective_rules
+    from pyruntime.model.config import Resources
+    res = plan.spec.linux.resources or Resources()
+    return replace(res, devices=effective_rules(res.devices, plan.spec.linux.devices))
+
+
+def _init_fds(plan: ContainerPlan, state_dir: str, undo) -> init.InitFds:
+    fds = init.InitFds(preserve=plan.options.preserve_fds)
+    fds.state_dir = os.open(state_dir, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    undo.callback(_close_quietly, fds.state_dir)
+    if plan.spec.process.terminal:
+        if not plan.options.console_socket:
+            raise PyruntimeError("process.terminal is true but no --console-socket was given")
+        from pyruntime.process import console
+        fds.console = console.connect(plan.options.console_socket)
+        undo.callback(_close_quietly, fds.console)
+    seccomp = plan.spec.linux.seccomp
+    if seccomp is not None:
+        from pyruntime.seccomp.compile import compile_profile
+        fds.seccomp = compile_profile(seccomp)
+        if fds.seccomp.notify:
+            from pyruntime.seccomp.notify import connect_listener
+            fds.notify = connect_listener(seccomp.listener_path)
+            undo.callback(_close_quietly, fds.notify)
+            fds.hook_state = {"id": plan.id, "bundle": plan.options.bundle,
+                              "annotations": plan.spec.annotations,
+                              "metadata": seccomp.listener_metadata}
+    return fds
+
+
+def _open_joined(plan: ContainerPlan):
+    from pyruntime.namespaces import enter
+    if not plan.ns.join:
+        return []
+    index = {ns.type: i for i, ns in enumerate(plan.spec.linux.namespaces)}
+    return enter.open_joined(plan.ns, index)
+
+
+def _run_protocol(plan: ContainerPlan, manager, chan: sync.Channel, stage1_pid: int,
+                  kill_list: list[int]) -> int:
+    """Drive stage1 and the init through setup; returns the init's pid."""
+    manager.add(stage1_pid)  # the init, its child, is in the cgroup from its first instruction
+    chan.send(sync.START)
+    msg = chan.wait_for(sync.INIT_PID if not plan.ns.new_user else sync.USERNS, "stage-1 child")
+    if msg["t"] == sync.USERNS:
+        from pyruntime.namespaces.enter import write_id_maps
+        write_id_maps(stage1_pid, plan.ns.uid_map, plan.ns.gid_map)
+        chan.send(sync.USERNS_DONE)
+        msg = chan.wait_for(sync.INIT_PID, "stage-1 child")
+    init_pid = msg["pid"]
+    kill_list.insert(0, init_pid)
+    _reap(stage1_pid)
+    kill_list.remove(stage1_pid)
+    hooks = plan.spec.hooks
+    if hooks.prestart or hooks.create_runtime:
+        chan.wait_for(sync.HOOKS)
+        from pyruntime.process.hooks import run_all
+        state = init.container_state_json(plan, "creating", init_pid)
+        run_all(hooks.prestart, state, "prestart")
+        run_all(hooks.create_runtime, state, "create_runtime")
+        chan.send(sync.HOOKS_DONE)
+    chan.wait_for(sync.READY)
+    return init_pid
+
+
+def _reap(pid: int) -> None:
+    try:
+        os.waitpid(pid, 0)
+    except ChildProcessError:
+        pass
+
+
+def _kill_and_reap(pids: list[int]) -> None:
+    for pid in pids:
+        try:
+            os.kill(pid, 9)
+        except ProcessLookupError:
+            continue
+        try:
+            os.waitpid(pid, 0)
+        except ChildProcessError:
+            pass  # the init is stage-1's child, not ours: it is reaped by our subreaper
+
+
+def _close_quietly(fd: int) -> None:
+    try:
+        os.close(fd)
+    except OSError:
+        pass
+
+
+def write_pid_file(path: str, pid: int) -> None:
+    """Atomically, as runc does: the shim may read it the moment it appears."""
+    tmp = os.path.join(os.path.dirname(os.path.abspath(path)), f".{os.path.basename(path)}.tmp")
+    with open(tmp, "w") as f:
+        f.write(str(pid))
+    os.rename(tmp, path)

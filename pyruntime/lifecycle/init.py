@@ -1,0 +1,216 @@
+"""The container init: from a fork of the runtime to the container program.
+
+Order (runc's standard_init, with the reasons that fix it):
+ 1. rootfs: propagation, self-bind, config mounts, /dev, masks — before
+    pivot_root, while the host's /proc still resolves /proc/self/fd/N;
+ 2. prestart/createRuntime hooks in the parent, then createContainer hooks
+    here (container namespaces, host paths still visible);
+ 3. sysctl and oom_score_adj, through procfs files checked to be procfs;
+ 4. pivot_root, read-only root, hostname, lo, terminal;
+ 5. cwd (resolved inside the root), rlimits, scheduling, then the identity:
+    bounding set, uid/gid with keep-caps, capabilities, no_new_privs;
+ 6. READY to the parent; block on exec.fifo until ``start``;
+ 7. startContainer hooks, seccomp as the very last step, execve.
+
+Everything this process needs is imported before pivot_root: afterwards the
+host's Python library is no longer reachable.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from pyruntime.errors import PyruntimeError
+from pyruntime.kernel import fd as kfd, proc
+from pyruntime.lifecycle import sync
+from pyruntime.lifecycle.plan import ContainerPlan
+from pyruntime.process import caps as capsmod, execpath, identity, rlimits
+from pyruntime.rootfs import pivot, safepath
+
+
+@dataclass
+class InitFds:
+    """Descriptors the init inherits from the parent (all close-on-exec)."""
+    state_dir: int = -1        # O_PATH of the state dir: exec.fifo is opened through it
+    console: int = -1          # connected --console-socket
+    notify: int = -1           # connected seccomp listener socket
+    preserve: int = 0          # fds 3..3+N-1 pass into the container
+    seccomp: object = None     # seccomp.compile.Program, compiled in the parent
+    hook_state: dict = field(default_factory=dict)
+    wait_fifo: bool = True     # False for exec: run at once
+
+
+def container_state_json(plan: ContainerPlan, status: str, pid: int) -> bytes:
+    import json
+    from pyruntime import SPEC_VERSION
+    return json.dumps({"ociVersion": SPEC_VERSION, "id": plan.id, "status": status, "pid": pid,
+                       "bundle": plan.options.bundle, "annotations": plan.spec.annotations}).encode()
+
+
+def main(plan: ContainerPlan, chan: sync.Channel, fds: InitFds) -> None:
+    """Never returns."""
+    try:
+        _prepare_imports(plan)
+        if not plan.options.no_new_keyring:
+            _join_keyring(plan.id)
+        root_fd = _build_rootfs(plan, chan)
+        _enter_root(plan, root_fd, fds)
+        target, env = _finish_process(plan, fds)
+        chan.send(sync.READY)
+        chan.close()
+        if fds.wait_fifo:
+            _wait_for_start(fds.state_dir)
+        _exec(plan, target, env, fds)
+    except BaseException as exc:  # noqa: BLE001 - report, then exit
+        sync.fail_child(chan, exc)
+
+
+def _prepare_imports(plan: ContainerPlan) -> None:
+    """Import now what later steps need: after pivot_root there is no host library."""
+    import resource  # noqa: F401  (rlimits)
+    hooks = plan.spec.hooks
+    if hooks.create_container or hooks.start_container:
+        import subprocess  # noqa: F401
+        import pyruntime.process.hooks  # noqa: F401
+    if plan.spec.process.terminal:
+        import _socket  # noqa: F401
+        import pyruntime.process.console  # noqa: F401
+    if plan.ns.creates("network"):
+        import _socket  # noqa: F401,F811
+        import pyruntime.namespaces.loopback  # noqa: F401
+    if plan.spec.linux.sysctl:
+        import pyruntime.namespaces.sysctl  # noqa: F401
+    import pyruntime.process.attributes  # noqa: F401
+
+
+def _join_keyring(container_id: str) -> None:
+    try:
+        proc.keyctl_join_session(f"_ses.{container_id}")
+    except Exception:
+        pass  # keyrings disabled or not permitted (e.g. in a user namespace): runc ignores it too
+
+
+def _build_rootfs(plan: ContainerPlan, chan: sync.Channel) -> int:
+    from pyruntime.rootfs.cgroupfs import CgroupView
+    from pyruntime.rootfs.devices import open_host_null
+    from pyruntime.rootfs.mounts import Executor
+    os.umask(0)
+    root_fd = pivot.prepare_root(plan.rootfs, plan.root_propagation)
+    # the parent's view of the hierarchies: in a new cgroup namespace mountinfo
+    # shows the host's cgroup mounts rooted outside it
+    view = CgroupView(plan.cgroup_layout, plan.cgroup_path, plan.ns.has("cgroup"))
+    null_fd = open_host_null()
+    try:
+        Executor(root_fd, view, null_fd).run(list(plan.mounts))
+    finally:
+        os.close(null_fd)
+    hooks = plan.spec.hooks
+    if hooks.prestart or hooks.create_runtime:
+        chan.send(sync.HOOKS)
+        chan.wait_for_hooks_done()
+    if hooks.create_container:
+        from pyruntime.process.hooks import run_all
+        run_all(hooks.create_container, container_state_json(plan, "creating", os.getpid()),
+                "create_container")
+    if plan.spec.linux.sysctl:
+        from pyruntime.namespaces.sysctl import write_all
+        write_all(root_fd, plan.spec.linux.sysctl)
+    if plan.spec.process.oom_score_adj is not None:
+        from pyruntime.process.attributes import set_oom_score_adj
+        set_oom_score_adj(plan.spec.process.oom_score_adj)
+    return root_fd
+
+
+def _enter_root(plan: ContainerPlan, root_fd: int, fds: InitFds) -> None:
+    if plan.options.no_pivot:
+        pivot.move_root(root_fd)
+    else:
+        pivot.pivot(root_fd)
+    os.close(root_fd)
+    spec = plan.spec
+    pivot.finish_root(spec.root.readonly, plan.root_propagation)
+    os.umask(0o022)
+    if spec.hostname:
+        proc.sethostname(spec.hostname)
+    if spec.domainname:
+        proc.setdomainname(spec.domainname)
+    if plan.ns.creates("network"):
+        from pyruntime.namespaces.loopback import bring_up_lo
+        bring_up_lo()
+    if spec.process.terminal:
+        from pyruntime.process.console import setup
+        new_root = os.open("/", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            setup(fds.console, spec.process.console_size, new_root)
+        finally:
+            os.close(new_root)
+        fds.console = -1
+
+
+def _finish_process(plan: ContainerPlan, fds: InitFds) -> tuple[str, dict[str, str]]:
+    """Everything about the process before it may run: returns (program path, env)."""
+    from pyruntime.process import attributes
+    process = plan.spec.process
+    chdir_in_root(process.cwd)
+    rlimits.apply(process.rlimits)
+    attributes.apply_before_identity(plan.spec)
+    env = execpath.env_dict(process.env)
+    last = capsmod.last_cap()
+    capsmod.drop_bounding(plan.caps, last)
+    identity.become(process.user, lambda: capsmod.apply_sets(plan.caps, last))
+    if process.no_new_privileges:
+        proc.prctl(proc.PR_SET_NO_NEW_PRIVS, 1)
+    if "HOME" not in env:
+        env["HOME"] = execpath.home_of(process.user.uid)
+    target = execpath.lookup(process.args[0], env)
+    return target, env
+
+
+def chdir_in_root(cwd: str) -> None:
+    """chdir to cwd resolved inside the (new) root, never through a magic link.
+
+    A cwd like /proc/self/fd/N would otherwise reach a directory fd of the
+    runtime on the host (CVE-2024-21626).
+    """
+    root = os.open("/", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        fd = safepath.open_in_root(root, cwd, os.O_PATH | os.O_DIRECTORY)
+        try:
+            os.fchdir(fd)
+        finally:
+            os.close(fd)
+    except PyruntimeError as exc:
+        raise exc.within("process.cwd") from None
+    finally:
+        os.close(root)
+    try:
+        here = os.getcwd()
+    except OSError:
+        here = ""
+    if not here.startswith("/"):
+        raise PyruntimeError(f"process.cwd: {cwd} resolves outside the container")
+
+
+def _wait_for_start(state_dir: int) -> None:
+    """Block until ``start`` opens exec.fifo for reading, then tell it we are going."""
+    fd = os.open("exec.fifo", os.O_WRONLY | os.O_CLOEXEC, dir_fd=state_dir)
+    try:
+        os.write(fd, b"0")
+    finally:
+        os.close(fd)
+    os.close(state_dir)
+
+
+def _exec(plan: ContainerPlan, target: str, env: dict[str, str], fds: InitFds) -> None:
+    process = plan.spec.process
+    if plan.spec.hooks.start_container:
+        from pyruntime.process.hooks import run_all
+        run_all(plan.spec.hooks.start_container, container_state_json(plan, "running", os.getpid()),
+                "start_container")
+    # no fd of the runtime reaches the container (CVE-2024-21626): all but 0-2
+    # and the preserved ones close on exec
+    kfd.close_range(3 + fds.preserve, 0xFFFFFFFF, kfd.CLOSE_RANGE_CLOEXEC)
+    if fds.seccomp is not None:
+        from pyruntime.seccomp.load import load
+        load(fds.seccomp, fds.notify, fds.hook_state)
+    os.execve(target, list(process.args), env)

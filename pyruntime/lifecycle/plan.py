@@ -1,0 +1,89 @@
+"""Everything create will do, decided before the first fork (pure).
+
+``make_plan(spec, options, host)`` combines the per-concern plans
+(namespaces, mount steps, capabilities, cgroup path) into one frozen
+``ContainerPlan``. It reads no files: the few host facts it needs arrive in
+``HostFacts``, so golden tests can run it without root.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from pyruntime.cgroups.layout import Layout
+from pyruntime.cgroups import path as cgpath
+from pyruntime.errors import ConfigError
+from pyruntime.kernel import mount as m
+from pyruntime.model.config import Spec
+from pyruntime.namespaces import plan as nsplan
+from pyruntime.process import caps as capsplan
+from pyruntime.rootfs import plan as rootplan
+
+PROPAGATION = {"": m.MS_SLAVE, "slave": m.MS_SLAVE, "private": m.MS_PRIVATE,
+               "shared": m.MS_SHARED, "unbindable": m.MS_UNBINDABLE}
+
+
+@dataclass(frozen=True)
+class CreateOptions:
+    """What the command line adds to the bundle."""
+    id: str
+    bundle: str
+    pid_file: str = ""
+    console_socket: str = ""
+    no_pivot: bool = False
+    no_new_keyring: bool = False
+    preserve_fds: int = 0
+    systemd_cgroup: bool = False
+
+
+@dataclass(frozen=True)
+class HostFacts:
+    """What the plan needs to know about the machine."""
+    layout: Layout
+    last_cap: int = 40
+
+
+@dataclass(frozen=True)
+class ContainerPlan:
+    """A container, fully decided."""
+    options: CreateOptions
+    spec: Spec
+    rootfs: str
+    ns: nsplan.NamespacePlan
+    mounts: tuple
+    cgroup_path: str
+    cgroup_layout: Layout
+    caps: capsplan.CapPlan
+    root_propagation: int
+    warnings: tuple[str, ...] = field(default=())
+
+    @property
+    def id(self) -> str:
+        return self.options.id
+
+
+def make_plan(spec: Spec, options: CreateOptions, host: HostFacts) -> ContainerPlan:
+    problems = []
+    ns = nsplan.plan(spec.linux)
+    if not ns.has("mount"):
+        problems.append("linux.namespaces: a mount namespace is required (the rootfs is set up in it)")
+    if spec.hostname and not ns.creates("uts"):
+        problems.append("hostname: setting it needs a new uts namespace")
+    if spec.domainname and not ns.creates("uts"):
+        problems.append("domainname: setting it needs a new uts namespace")
+    if problems:
+        raise ConfigError(problems)
+    rootfs = spec.root.path if os.path.isabs(spec.root.path) else os.path.join(options.bundle, spec.root.path)
+    caps, warnings = capsplan.plan(spec.process.capabilities, last=host.last_cap)
+    return ContainerPlan(
+        options=options,
+        spec=spec,
+        rootfs=os.path.normpath(rootfs),
+        ns=ns,
+        mounts=tuple(rootplan.plan(spec, options.bundle, can_mknod=not ns.has("user"))),
+        cgroup_path=cgpath.resolve(spec.linux.cgroups_path, options.id, options.systemd_cgroup),
+        cgroup_layout=host.layout,
+        caps=caps,
+        root_propagation=PROPAGATION[spec.linux.rootfs_propagation],
+        warnings=tuple(warnings),
+    )

@@ -1,0 +1,52 @@
+"""Stage 1: the child that enters the container's namespaces and forks its init.
+
+It exists because pid and time namespaces only apply to children, and the
+user namespace must be mapped by the parent between ``unshare`` and the
+creation of the other namespaces. See ``sync`` for the messages.
+"""
+from __future__ import annotations
+
+import os
+
+from pyruntime.kernel import ns as k, proc
+from pyruntime.lifecycle import sync
+from pyruntime.namespaces import enter
+from pyruntime.namespaces.plan import NamespacePlan
+
+
+def maps_root(id_map: str) -> bool:
+    """True when container id 0 has a mapping (so setresuid(0) can succeed)."""
+    for line in id_map.splitlines():
+        inside, _, size = (int(x) for x in line.split())
+        if inside <= 0 < inside + size:
+            return True
+    return False
+
+
+def run(ns: NamespacePlan, chan: sync.Channel, joined: list[tuple[str, int]], init_main) -> None:
+    """Never returns: exits once the init is forked (or after reporting an error)."""
+    try:
+        chan.wait_for_start()
+        # from here the process is in or near the container: keep /proc/<pid> closed to it
+        proc.prctl(proc.PR_SET_DUMPABLE, 0)
+        enter.join(joined)
+        if ns.new_user:
+            k.unshare(k.CLONE_NEWUSER)
+            chan.send(sync.USERNS)
+            chan.wait_for_userns_done()
+            if maps_root(ns.gid_map):
+                os.setresgid(0, 0, 0)
+            if maps_root(ns.uid_map):
+                os.setresuid(0, 0, 0)
+        if ns.create_flags:
+            k.unshare(ns.create_flags)
+        if ns.time_offsets:
+            enter.write_time_offsets(ns.time_offsets)
+        pid = os.fork()
+        if pid == 0:
+            init_main()  # never returns
+            os._exit(1)
+        chan.send(sync.INIT_PID, pid=pid)
+        os._exit(0)
+    except BaseException as exc:  # noqa: BLE001 - a child reports everything, then exits
+        sync.fail_child(chan, exc)

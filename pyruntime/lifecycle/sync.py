@@ -1,0 +1,102 @@
+"""The parent/child protocol of create, run and exec, in one place.
+
+Three processes take part (runc's nsexec stages, youki's message.rs):
+
+    parent   the pyruntime command; stays in the host's namespaces
+    stage1   forked by parent; joins/creates namespaces, forks the init, exits
+    init     the container process; sets up the rootfs and identity, then
+             (create) waits on exec.fifo, or (exec) execs directly
+
+They talk over one SOCK_SEQPACKET socketpair, one JSON object per message:
+
+    message      from     to       when
+    ---------    ------   ------   ------------------------------------------------
+    START        parent   stage1   the parent has put stage1 in the cgroup; go on
+    USERNS       stage1   parent   stage1 made its user namespace: write its id maps
+    USERNS_DONE  parent   stage1   the maps are written
+    INIT_PID     stage1   parent   the init is forked; {"pid": host pid}
+    HOOKS        init     parent   mounts are done, before pivot_root: run the
+                                   prestart and createRuntime hooks
+    HOOKS_DONE   parent   init     those hooks succeeded
+    READY        init     parent   setup is complete; create may return
+    ERROR        child    parent   {"error": one line}; the sender exits non-zero
+
+A child never returns into CLI code: it ends in execve, or in os._exit()
+after sending ERROR. Waits are named ``wait_for_<message>``; anything else
+arriving is an error that says "expected X, got Y". End-of-file (every child
+gone without a word) is reported as such.
+"""
+from __future__ import annotations
+
+import json
+import os
+
+from pyruntime.errors import PyruntimeError
+
+START, USERNS, USERNS_DONE, INIT_PID = "START", "USERNS", "USERNS_DONE", "INIT_PID"
+HOOKS, HOOKS_DONE, READY, ERROR = "HOOKS", "HOOKS_DONE", "READY", "ERROR"
+
+
+class ChildFailed(PyruntimeError):
+    """A child reported an error (its message is the user's line)."""
+
+
+class Channel:
+    """One end of the socketpair."""
+
+    def __init__(self, fd: int):
+        self.fd = fd
+
+    @staticmethod
+    def pair() -> tuple["Channel", "Channel"]:
+        import _socket  # the C module: the socket package costs start-up time
+        a, b = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_SEQPACKET | _socket.SOCK_CLOEXEC)
+        return Channel(a.detach()), Channel(b.detach())
+
+    def send(self, kind: str, **fields) -> None:
+        fields["t"] = kind
+        os.write(self.fd, json.dumps(fields).encode())
+
+    def recv(self) -> dict | None:
+        data = os.read(self.fd, 65536)
+        return json.loads(data) if data else None
+
+    def wait_for(self, kind: str, who: str = "container init") -> dict:
+        msg = self.recv()
+        if msg is None:
+            raise ChildFailed(f"{who} exited before sending {kind}")
+        if msg["t"] == ERROR:
+            raise ChildFailed(msg["error"])
+        if msg["t"] != kind:
+            raise ChildFailed(f"protocol error: expected {kind} from {who}, got {msg['t']}")
+        return msg
+
+    def wait_for_start(self) -> dict:
+        return self.wait_for(START, "parent")
+
+    def wait_for_userns_done(self) -> dict:
+        return self.wait_for(USERNS_DONE, "parent")
+
+    def wait_for_hooks_done(self) -> dict:
+        return self.wait_for(HOOKS_DONE, "parent")
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+
+def fail_child(channel: Channel, exc: BaseException, debug: bool = False) -> None:
+    """Report an error to the parent and exit; used at the top of every child."""
+    if isinstance(exc, PyruntimeError):
+        text = str(exc)
+    else:
+        text = f"internal error: {type(exc).__name__}: {exc}"
+        if debug:
+            import traceback
+            text += "\n" + "".join(traceback.format_exception(exc))
+    try:
+        channel.send(ERROR, error=text)
+    except OSError:
+        pass
+    os._exit(1)

@@ -1,0 +1,66 @@
+"""runc-compatible logging: ``--log FILE`` and ``--log-format text|json``.
+
+Entries are logrus-shaped, because containerd's shim reads the last
+``level=error`` entry of this file and shows its ``msg`` to Kubernetes users:
+    text: time="2026-01-02T03:04:05Z" level=error msg="..."
+    json: {"level":"error","msg":"...","time":"2026-01-02T03:04:05Z"}
+Without --log, entries go to stderr. The one-line error a user reads on
+stderr is printed by the CLI in addition (as runc's fatal() does).
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+
+_config = {"path": "", "format": "text", "debug": False}
+LEVELS = ("debug", "info", "warning", "error")
+
+
+def configure(path: str = "", fmt: str = "text", debug: bool = False) -> None:
+    _config.update(path=path, format=fmt, debug=debug)
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def format_entry(level: str, msg: str, fmt: str) -> str:
+    if fmt == "json":
+        return json.dumps({"level": level, "msg": msg, "time": _now()}, separators=(",", ":"))
+    return f'time="{_now()}" level={level} msg={json.dumps(msg)}'
+
+
+def emit(level: str, msg: str) -> None:
+    if level == "debug" and not _config["debug"]:
+        return
+    line = format_entry(level, msg, _config["format"]) + "\n"
+    if _config["path"]:
+        try:
+            fd = os.open(_config["path"], os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            try:
+                os.write(fd, line.encode())
+            finally:
+                os.close(fd)
+            return
+        except OSError:
+            pass  # fall back to stderr rather than lose the entry
+    if level != "error":  # the CLI prints errors itself, once
+        sys.stderr.write(line)
+
+
+def debug(msg: str) -> None:
+    emit("debug", msg)
+
+
+def info(msg: str) -> None:
+    emit("info", msg)
+
+
+def warning(msg: str) -> None:
+    emit("warning", msg)
+
+
+def error(msg: str) -> None:
+    emit("error", msg)

@@ -1,0 +1,231 @@
+"""Validation of config.json and the documents that share its parts.
+
+Two passes, both before anything is created:
+1. the schema (spec/config.schema.json), checked by generated code that is
+   cheap to import; only when it refuses a document is jsonschema imported
+   to list every problem with its JSON path;
+2. semantic rules the schema cannot express (absolute paths, namespace and
+   mapping combinations, capability and rlimit names, sysctl ownership).
+
+Each problem is one line: ``<json.path>: <what is wrong>``.
+"""
+from __future__ import annotations
+
+from pyruntime.errors import ConfigError
+from pyruntime.model import _schema_check, config as c, names
+
+NAMESPACE_TYPES = ("mount", "pid", "network", "uts", "ipc", "user", "cgroup", "time")
+
+# sysctl keys and the namespace that owns them (runc's list, validator.go)
+IPC_SYSCTLS = {"kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem", "kernel.shmall",
+               "kernel.shmmax", "kernel.shmmni", "kernel.shm_rmid_forced"}
+UTS_SYSCTLS = {"kernel.hostname", "kernel.domainname"}
+
+
+def check_schema(doc, source: str = "config.json", wrap: str = "") -> None:
+    """Raise ConfigError listing every schema violation of ``doc``.
+
+    ``wrap`` validates a fragment as that part of a config ("process" for an
+    exec process.json, "linux.resources" for an update document).
+    """
+    whole = _wrap(doc, wrap) if wrap else doc
+    try:
+        _schema_check.validate(whole)
+        return
+    except _schema_check.JsonSchemaValueException as first:
+        problems = explain(whole, strip=wrap) or [str(first)]
+    raise ConfigError(problems, source)
+
+
+def _wrap(doc, where: str) -> dict:
+    whole: dict = {"ociVersion": "1.0.0"}
+    node = whole
+    parts = where.split(".")
+    for part in parts[:-1]:
+        node[part] = {}
+        node = node[part]
+    node[parts[-1]] = doc
+    return whole
+
+
+def explain(doc, strip: str = "") -> list[str]:
+    """Every schema problem in doc, one line each, in document order."""
+    import jsonschema  # only on the error path: it costs ~60 ms to import
+
+    from pyruntime.model._schema_doc import SCHEMA
+    validator = jsonschema.Draft7Validator(SCHEMA)
+    lines = []
+    for err in sorted(validator.iter_errors(doc), key=lambda e: list(map(str, e.absolute_path))):
+        path = json_path(err.absolute_path)
+        if err.validator == "required":
+            missing = err.message.split("'")[1]
+            path = f"{path}.{missing}" if path else missing
+        if strip and path.startswith(strip):
+            path = path[len(strip):].lstrip(".") or "(document)"
+        lines.append(f"{path or '(document)'}: {describe(err)}")
+    return lines
+
+
+def json_path(parts) -> str:
+    out = ""
+    for part in parts:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _kind(value) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    return {int: "integer", float: "number", str: "string", list: "array", dict: "object",
+            type(None): "null"}.get(type(value), type(value).__name__)
+
+
+def _show(value) -> str:
+    import json
+    text = json.dumps(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def describe(err) -> str:
+    """The part after the path: what was expected and what was found."""
+    v, arg, inst = err.validator, err.validator_value, err.instance
+    if v == "type":
+        return f"expected {'an ' if arg in ('integer', 'array', 'object') else 'a '}{arg}, got {_kind(inst)} {_show(inst)}"
+    if v == "required":
+        return "is required"
+    if v == "minItems" and arg == 1:
+        return "must be a non-empty array"
+    if v == "enum":
+        return f"must be one of {', '.join(map(str, arg))}; got {_show(inst)}"
+    if v == "pattern":
+        return f"must match {arg}; got {_show(inst)}"
+    if v == "minimum":
+        return f"must be at least {arg}, got {inst}"
+    if v == "maximum":
+        return f"must be at most {arg}, got {inst}"
+    return err.message
+
+
+def check_semantics(spec: c.Spec, for_create: bool = True) -> None:
+    """Rules the schema cannot express; raise ConfigError listing all of them."""
+    problems: list[str] = []
+    if for_create:
+        if spec.root is None:
+            problems.append("root: is required")
+        if spec.process is None:
+            problems.append("process: is required")
+    if spec.process is not None:
+        problems += process_problems(spec.process, "process")
+    problems += mount_problems(spec.mounts)
+    problems += namespace_problems(spec.linux)
+    problems += linux_path_problems(spec.linux)
+    problems += sysctl_problems(spec.linux)
+    for step in ("prestart", "create_runtime", "create_container", "start_container",
+                 "poststart", "poststop"):
+        for i, hook in enumerate(getattr(spec.hooks, step)):
+            if not hook.path.startswith("/"):
+                problems.append(f"hooks.{_camel(step)}[{i}].path: must be absolute, got {hook.path!r}")
+    if problems:
+        raise ConfigError(problems)
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(p.title() for p in rest)
+
+
+def process_problems(p: c.Process, at: str) -> list[str]:
+    out = []
+    if not p.args:
+        out.append(f"{at}.args: must be a non-empty array")
+    if not p.cwd.startswith("/"):
+        out.append(f"{at}.cwd: must be an absolute path, got {p.cwd!r}")
+    for i, entry in enumerate(p.env):
+        if "=" not in entry:
+            out.append(f"{at}.env[{i}]: must have the form NAME=value, got {entry!r}")
+    if p.capabilities is not None:
+        for which in ("bounding", "effective", "inheritable", "permitted", "ambient"):
+            for i, name in enumerate(getattr(p.capabilities, which) or ()):
+                if names.capability_number(name) is None:
+                    out.append(f"{at}.capabilities.{which}[{i}]: unknown capability {name!r}")
+    seen = set()
+    for i, r in enumerate(p.rlimits):
+        if r.type not in names.RLIMITS:
+            out.append(f"{at}.rlimits[{i}].type: unknown resource limit {r.type!r}")
+        elif r.type in seen:
+            out.append(f"{at}.rlimits[{i}].type: {r.type} is given twice")
+        seen.add(r.type)
+        if r.soft > r.hard:
+            out.append(f"{at}.rlimits[{i}]: soft limit {r.soft} is above hard limit {r.hard}")
+    return out
+
+
+def mount_problems(mounts: tuple[c.Mount, ...]) -> list[str]:
+    out = []
+    for i, m in enumerate(mounts):
+        if not m.destination.startswith("/"):
+            out.append(f"mounts[{i}].destination: must be an absolute path, got {m.destination!r}")
+        if ".." in m.destination.split("/"):
+            out.append(f"mounts[{i}].destination: must not contain '..', got {m.destination!r}")
+    return out
+
+
+def namespace_problems(linux: c.Linux) -> list[str]:
+    out = []
+    seen: set[str] = set()
+    for i, ns in enumerate(linux.namespaces):
+        if ns.type in seen:
+            out.append(f"linux.namespaces[{i}].type: {ns.type} namespace is listed twice")
+        seen.add(ns.type)
+        if ns.path and not ns.path.startswith("/"):
+            out.append(f"linux.namespaces[{i}].path: must be an absolute path, got {ns.path!r}")
+    user = linux.namespace("user")
+    if user is not None and not user.path:
+        if not linux.uid_mappings:
+            out.append("linux.uidMappings: required when a new user namespace is created")
+        if not linux.gid_mappings:
+            out.append("linux.gidMappings: required when a new user namespace is created")
+    elif user is None and (linux.uid_mappings or linux.gid_mappings):
+        out.append("linux.uidMappings: id mappings are given but no user namespace is created")
+    if linux.time_offsets:
+        time = linux.namespace("time")
+        if time is None or time.path:
+            out.append("linux.timeOffsets: offsets need a new time namespace (linux.namespaces: time)")
+    return out
+
+
+def linux_path_problems(linux: c.Linux) -> list[str]:
+    out = []
+    for key, paths in (("maskedPaths", linux.masked_paths), ("readonlyPaths", linux.readonly_paths)):
+        for i, path in enumerate(paths):
+            if not path.startswith("/"):
+                out.append(f"linux.{key}[{i}]: must be an absolute path, got {path!r}")
+    for i, dev in enumerate(linux.devices):
+        if not dev.path.startswith("/"):
+            out.append(f"linux.devices[{i}].path: must be an absolute path, got {dev.path!r}")
+    if linux.seccomp is not None:
+        uses_notify = linux.seccomp.default_action == "SCMP_ACT_NOTIFY" or any(
+            r.action == "SCMP_ACT_NOTIFY" for r in linux.seccomp.syscalls)
+        if uses_notify and not linux.seccomp.listener_path:
+            out.append("linux.seccomp.listenerPath: required when an action is SCMP_ACT_NOTIFY")
+        if linux.seccomp.default_action == "SCMP_ACT_NOTIFY":
+            out.append("linux.seccomp.defaultAction: SCMP_ACT_NOTIFY cannot be the default action")
+    return out
+
+
+def sysctl_problems(linux: c.Linux) -> list[str]:
+    """A sysctl may only be set in a namespace the container owns (runc's rule)."""
+    out = []
+    for key in linux.sysctl:
+        if key in IPC_SYSCTLS or key.startswith("fs.mqueue."):
+            if linux.namespace("ipc") is None:
+                out.append(f"linux.sysctl.{key}: needs an ipc namespace (the host's would change)")
+        elif key.startswith("net."):
+            if linux.namespace("network") is None:
+                out.append(f"linux.sysctl.{key}: needs a network namespace (the host's would change)")
+        elif key in UTS_SYSCTLS:
+            if linux.namespace("uts") is None:
+                out.append(f"linux.sysctl.{key}: needs a uts namespace (the host's would change)")
+        else:
+            out.append(f"linux.sysctl.{key}: not namespaced; setting it would change the host")
+    return out

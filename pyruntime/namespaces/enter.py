@@ -1,0 +1,90 @@
+"""Opening, joining and creating namespaces (the kernel-facing half of the plan)."""
+from __future__ import annotations
+
+import fcntl
+import os
+
+from pyruntime.errors import ConfigError, SyscallError
+from pyruntime.kernel import ns as k
+from pyruntime.namespaces.plan import FLAGS, PROC_NAMES, NamespacePlan
+
+NS_GET_NSTYPE = 0xB703  # _IO(0xb7, 0x3)
+
+
+def open_joined(plan: NamespacePlan, spec_index: dict[str, int]) -> list[tuple[str, int]]:
+    """Open every namespace to join, checking each is a namespace of the stated type.
+
+    Done in the parent before anything is created, so a wrong path is an
+    error about the config, and the child gets fds (no path races later).
+    """
+    opened = []
+    try:
+        for kind, path in plan.join:
+            field = f"linux.namespaces[{spec_index.get(kind, 0)}].path"
+            try:
+                fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+            except OSError as exc:
+                raise ConfigError([f"{field}: cannot open {path}: {os.strerror(exc.errno).lower()}"]) from None
+            opened.append((kind, fd))
+            try:
+                actual = fcntl.ioctl(fd, NS_GET_NSTYPE)
+            except OSError:
+                raise ConfigError([f"{field}: {path} is not a namespace"]) from None
+            if actual != FLAGS[kind]:
+                raise ConfigError([f"{field}: {path} is not a {kind} namespace"])
+        return opened
+    except BaseException:
+        for _, fd in opened:
+            os.close(fd)
+        raise
+
+
+def join(opened: list[tuple[str, int]]) -> None:
+    for kind, fd in opened:
+        try:
+            k.setns(fd, FLAGS[kind])
+        except SyscallError as exc:
+            raise exc.within(f"joining the {kind} namespace") from None
+        os.close(fd)
+
+
+def open_of_process(pid: int, kinds) -> list[tuple[str, int]]:
+    """fds of /proc/<pid>/ns/* for exec, skipping namespaces the process shares with us."""
+    opened = []
+    for kind in kinds:
+        name = PROC_NAMES[kind]
+        path = f"/proc/{pid}/ns/{name}"
+        try:
+            if os.stat(path).st_ino == os.stat(f"/proc/self/ns/{name}").st_ino:
+                continue
+            opened.append((kind, os.open(path, os.O_RDONLY | os.O_CLOEXEC)))
+        except FileNotFoundError:
+            continue
+    return opened
+
+
+def write_id_maps(pid: int, uid_map: str, gid_map: str) -> None:
+    """Written by the parent (root outside), so setgroups need not be denied."""
+    for name, text in (("uid_map", uid_map), ("gid_map", gid_map)):
+        path = f"/proc/{pid}/{name}"
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+            try:
+                os.write(fd, text.encode())
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            raise SyscallError("write", exc.errno, path,
+                               hint="check linux.uidMappings/gidMappings ranges") from None
+
+
+def write_time_offsets(text: str) -> None:
+    """Offsets of the time namespace our children will enter (before any has)."""
+    try:
+        fd = os.open("/proc/self/timens_offsets", os.O_WRONLY | os.O_CLOEXEC)
+        try:
+            os.write(fd, text.encode())
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        raise SyscallError("write", exc.errno, "/proc/self/timens_offsets") from None

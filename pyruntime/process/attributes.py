@@ -1,0 +1,163 @@
+"""Per-process attributes of the spec: OOM score, personality, scheduling, I/O
+priority, memory policy, CPU affinity, LSM labels.
+
+Each either takes effect or fails with a line naming the field; a feature the
+host lacks (an LSM that is not enabled, resctrl, NUMA) is refused, never
+silently skipped.
+"""
+from __future__ import annotations
+
+import os
+
+from pyruntime.errors import PyruntimeError, SyscallError, describe_errno
+from pyruntime.kernel import proc
+from pyruntime.model.config import MemoryPolicy, Process, Spec
+
+PERSONALITY = {"LINUX": 0x0000, "LINUX32": 0x0008}
+SCHED_POLICY = {"SCHED_OTHER": 0, "SCHED_FIFO": 1, "SCHED_RR": 2, "SCHED_BATCH": 3,
+                "SCHED_ISO": 4, "SCHED_IDLE": 5, "SCHED_DEADLINE": 6}
+SCHED_FLAGS = {"SCHED_FLAG_RESET_ON_FORK": 0x01, "SCHED_FLAG_RECLAIM": 0x02,
+               "SCHED_FLAG_DL_OVERRUN": 0x04, "SCHED_FLAG_KEEP_POLICY": 0x08,
+               "SCHED_FLAG_KEEP_PARAMS": 0x10, "SCHED_FLAG_UTIL_CLAMP_MIN": 0x20,
+               "SCHED_FLAG_UTIL_CLAMP_MAX": 0x40}
+IOPRIO_CLASS = {"IOPRIO_CLASS_RT": 1, "IOPRIO_CLASS_BE": 2, "IOPRIO_CLASS_IDLE": 3}
+MPOL_MODE = {"MPOL_DEFAULT": 0, "MPOL_PREFERRED": 1, "MPOL_BIND": 2, "MPOL_INTERLEAVE": 3,
+             "MPOL_LOCAL": 4, "MPOL_PREFERRED_MANY": 5, "MPOL_WEIGHTED_INTERLEAVE": 6}
+MPOL_FLAGS = {"MPOL_F_STATIC_NODES": 1 << 15, "MPOL_F_RELATIVE_NODES": 1 << 14,
+              "MPOL_F_NUMA_BALANCING": 1 << 13}
+
+
+def set_oom_score_adj(value: int) -> None:
+    """Written through the host's /proc before pivot_root (a procfs file the container cannot swap)."""
+    try:
+        fd = os.open("/proc/self/oom_score_adj", os.O_WRONLY | os.O_CLOEXEC)
+        try:
+            os.write(fd, str(value).encode())
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        hint = " (lowering it needs CAP_SYS_RESOURCE)" if exc.errno == 13 else ""
+        raise PyruntimeError(f"process.oomScoreAdj: cannot set {value}: {describe_errno(exc.errno)}{hint}") from None
+
+
+def parse_cpu_list(text: str) -> set[int]:
+    """'0-2,5' -> {0, 1, 2, 5}."""
+    cpus: set[int] = set()
+    for part in text.replace(" ", "").split(","):
+        if not part:
+            continue
+        lo, _, hi = part.partition("-")
+        cpus.update(range(int(lo), int(hi or lo) + 1))
+    return cpus
+
+
+def parse_nodes(text: str) -> list[int]:
+    return sorted(parse_cpu_list(text))
+
+
+def apply_personality(spec: Spec) -> None:
+    pers = spec.linux.personality
+    if pers is None:
+        return
+    if pers.flags:
+        raise PyruntimeError(f"linux.personality.flags: no flags are defined by the spec; got {list(pers.flags)}")
+    proc.personality(PERSONALITY[pers.domain])
+
+
+def apply_scheduler(process: Process) -> None:
+    s = process.scheduler
+    if s is None:
+        return
+    flags = 0
+    for name in s.flags:
+        flags |= SCHED_FLAGS[name]
+    try:
+        proc.sched_setattr(SCHED_POLICY[s.policy], flags, s.nice, s.priority, s.runtime, s.deadline, s.period)
+    except SyscallError as exc:
+        raise exc.within("process.scheduler") from None
+
+
+def apply_io_priority(process: Process) -> None:
+    p = process.io_priority
+    if p is None:
+        return
+    if not 0 <= p.priority <= 7:
+        raise PyruntimeError(f"process.ioPriority.priority: must be 0-7, got {p.priority}")
+    try:
+        proc.ioprio_set(IOPRIO_CLASS[p.io_class] << 13 | p.priority)
+    except SyscallError as exc:
+        raise exc.within("process.ioPriority") from None
+
+
+def apply_memory_policy(policy: MemoryPolicy | None) -> None:
+    if policy is None:
+        return
+    mode = MPOL_MODE[policy.mode]
+    for name in policy.flags:
+        mode |= MPOL_FLAGS[name]
+    nodes = parse_nodes(policy.nodes) if policy.nodes else []
+    try:
+        proc.set_mempolicy(mode, nodes)
+    except SyscallError as exc:
+        raise exc.within("linux.memoryPolicy") from None
+
+
+def check_lsm(process: Process) -> None:
+    """AppArmor/SELinux labels need the LSM; refuse clearly where it is absent."""
+    if process.apparmor_profile and not _apparmor_enabled():
+        raise PyruntimeError(f"process.apparmorProfile: {process.apparmor_profile!r} requested "
+                             "but AppArmor is not enabled on this host")
+    if process.selinux_label and not os.path.exists("/sys/fs/selinux/enforce"):
+        raise PyruntimeError(f"process.selinuxLabel: {process.selinux_label!r} requested "
+                             "but SELinux is not enabled on this host")
+
+
+def apply_lsm(process: Process) -> None:
+    """Labels take effect at the next execve (written to /proc/thread-self/attr/*)."""
+    if process.apparmor_profile:
+        _write_attr("apparmor/exec", f"exec {process.apparmor_profile}", "process.apparmorProfile")
+    if process.selinux_label:
+        _write_attr("exec", process.selinux_label, "process.selinuxLabel")
+
+
+def _write_attr(name: str, value: str, field: str) -> None:
+    from pyruntime.kernel import fd as kfd
+    path = f"/proc/thread-self/attr/{name}"
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+    except OSError as exc:
+        raise PyruntimeError(f"{field}: open {path}: {describe_errno(exc.errno)}") from None
+    try:
+        # a bind-mounted file over /proc/.../attr would swallow the label (CVE-2025-52881)
+        if kfd.fstatfs_type(fd, path) != kfd.PROC_SUPER_MAGIC:
+            raise PyruntimeError(f"{field}: {path} is not on procfs; refusing to write")
+        os.write(fd, value.encode())
+    except OSError as exc:
+        raise PyruntimeError(f"{field}: write {path}: {describe_errno(exc.errno)}") from None
+    finally:
+        os.close(fd)
+
+
+def _apparmor_enabled() -> bool:
+    try:
+        with open("/sys/module/apparmor/parameters/enabled") as f:
+            return f.read().strip() == "Y"
+    except OSError:
+        return False
+
+
+def check_host_features(spec: Spec) -> None:
+    """Refuse, before anything is created, fields this host cannot honour."""
+    if spec.process is not None:
+        check_lsm(spec.process)
+    if spec.linux.intel_rdt is not None and not os.path.isdir("/sys/fs/resctrl/info"):
+        raise PyruntimeError("linux.intelRdt: resctrl is not mounted on this host (/sys/fs/resctrl)")
+
+
+def apply_before_identity(spec: Spec) -> None:
+    """In the init, after pivot_root, while still privileged."""
+    apply_personality(spec)
+    apply_scheduler(spec.process)
+    apply_io_priority(spec.process)
+    apply_memory_policy(spec.linux.memory_policy)
+    apply_lsm(spec.process)

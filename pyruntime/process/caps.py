@@ -1,0 +1,89 @@
+"""Capability sets: names to masks (pure), and applying them around setuid.
+
+The kernel's order (runc's finalizeNamespace):
+1. drop from the bounding set (needs CAP_SETPCAP, so while still privileged);
+2. PR_SET_KEEPCAPS, change uid/gid, PR_SET_KEEPCAPS off (permitted survives);
+3. capset effective/permitted/inheritable;
+4. raise ambient (each must be in permitted and inheritable).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pyruntime.errors import ConfigError
+from pyruntime.kernel import proc
+from pyruntime.model.config import Capabilities
+from pyruntime.model.names import CAPABILITIES, capability_number
+
+
+@dataclass(frozen=True)
+class CapPlan:
+    """Masks per set; None means 'leave as is' (the set was not configured)."""
+    bounding: int | None
+    effective: int
+    permitted: int
+    inheritable: int
+    ambient: int
+
+
+def last_cap() -> int:
+    try:
+        with open("/proc/sys/kernel/cap_last_cap") as f:
+            return int(f.read())
+    except OSError:
+        return len(CAPABILITIES) - 1
+
+
+def mask(names, at: str, last: int, warnings: list[str]) -> int:
+    out = 0
+    for name in names or ():
+        num = capability_number(name)
+        if num is None:
+            raise ConfigError([f"{at}: unknown capability {name!r}"])
+        if num > last:
+            warnings.append(f"{at}: {name} is not supported by this kernel; ignored")
+            continue
+        out |= 1 << num
+    return out
+
+
+def plan(caps: Capabilities | None, at: str = "process.capabilities",
+         last: int | None = None) -> tuple[CapPlan, list[str]]:
+    """An unset capabilities object means no capabilities at all (as runc)."""
+    last = last_cap() if last is None else last
+    warnings: list[str] = []
+    caps = caps or Capabilities()
+    return CapPlan(
+        bounding=mask(caps.bounding, f"{at}.bounding", last, warnings) if caps.bounding is not None else 0,
+        effective=mask(caps.effective, f"{at}.effective", last, warnings),
+        permitted=mask(caps.permitted, f"{at}.permitted", last, warnings),
+        inheritable=mask(caps.inheritable, f"{at}.inheritable", last, warnings),
+        ambient=mask(caps.ambient, f"{at}.ambient", last, warnings),
+    ), warnings
+
+
+def check_available(p: CapPlan) -> None:
+    """Refuse capabilities the runtime itself does not hold (the kernel would refuse later)."""
+    _, have, _ = proc.capget()
+    for which in ("effective", "permitted", "inheritable", "ambient"):
+        missing = getattr(p, which) & ~have
+        if missing:
+            names = [CAPABILITIES[i] for i in range(64) if missing >> i & 1 and i < len(CAPABILITIES)]
+            raise ConfigError([f"process.capabilities.{which}: {', '.join(names)} not held by the "
+                               "runtime itself (not in its bounding set), so it cannot be granted"])
+
+
+def drop_bounding(p: CapPlan, last: int) -> None:
+    if p.bounding is None:
+        return
+    for num in range(last + 1):
+        if not p.bounding >> num & 1 and proc.prctl(proc.PR_CAPBSET_READ, num) == 1:
+            proc.prctl(proc.PR_CAPBSET_DROP, num)
+
+
+def apply_sets(p: CapPlan, last: int) -> None:
+    proc.capset(p.effective, p.permitted, p.inheritable)
+    proc.prctl(proc.PR_CAP_AMBIENT, proc.PR_CAP_AMBIENT_CLEAR_ALL)
+    for num in range(last + 1):
+        if p.ambient >> num & 1:
+            proc.prctl(proc.PR_CAP_AMBIENT, proc.PR_CAP_AMBIENT_RAISE, num)

@@ -1,0 +1,89 @@
+"""The container's terminal: a pty made inside it, its master sent to the caller.
+
+runc's --console-socket protocol (what go-runc and conmon implement): the
+runtime connects to the unix socket at the given path and sends one message
+whose payload is the pty's name and whose SCM_RIGHTS carries the master fd.
+"""
+from __future__ import annotations
+
+import fcntl
+import os
+import struct
+
+from pyruntime.errors import PyruntimeError, SyscallError, describe_errno
+from pyruntime.kernel import mount as m
+
+TIOCSCTTY = 0x540E
+TIOCSWINSZ = 0x5414
+
+
+def connect(path: str) -> int:
+    """Connect to the caller's console socket (in the parent, in the host's namespaces)."""
+    import _socket
+    sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM | _socket.SOCK_CLOEXEC)
+    try:
+        sock.connect(path)
+    except OSError as exc:
+        sock.close()
+        raise PyruntimeError(f"--console-socket {path}: connect: {describe_errno(exc.errno)}") from None
+    return sock.detach()
+
+
+def send_fd(sock_fd: int, fd: int, name: str) -> None:
+    import _socket
+    sock = _socket.socket(fileno=sock_fd)
+    try:
+        sock.sendmsg([name.encode()], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, struct.pack("i", fd))])
+    finally:
+        sock.detach()
+
+
+def recv_fd(sock_fd: int) -> tuple[int, str]:
+    """The receiving side (foreground run, tests): (fd, name)."""
+    import _socket
+    sock = _socket.socket(fileno=sock_fd)
+    try:
+        space = _socket.CMSG_SPACE(4)
+        data, anc, _, _ = sock.recvmsg(4096, space)
+    finally:
+        sock.detach()
+    for level, kind, payload in anc:
+        if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS:
+            return struct.unpack("i", payload[:4])[0], data.decode(errors="replace")
+    raise PyruntimeError("console socket: no file descriptor received")
+
+
+def set_size(fd: int, height: int, width: int) -> None:
+    fcntl.ioctl(fd, TIOCSWINSZ, struct.pack("HHHH", height, width, 0, 0))
+
+
+def setup(console_fd: int, size, root_fd: int) -> None:
+    """In the init, after pivot_root: make the pty, send its master, adopt the slave.
+
+    The slave also becomes /dev/console (a bind mount, as runc does).
+    """
+    try:
+        master, slave = os.openpty()
+    except OSError as exc:
+        raise SyscallError("openpty", exc.errno, "/dev/ptmx", hint="is /dev/pts mounted?") from None
+    name = os.ttyname(slave)
+    if size is not None:
+        set_size(master, size.height, size.width)
+    send_fd(console_fd, master, name)
+    os.close(master)
+    os.close(console_fd)
+    _bind_console(root_fd, name)
+    os.setsid()
+    fcntl.ioctl(slave, TIOCSCTTY, 0)
+    for target in (0, 1, 2):
+        os.dup2(slave, target)
+    os.close(slave)
+
+
+def _bind_console(root_fd: int, pty_path: str) -> None:
+    from pyruntime.rootfs import safepath
+    target = safepath.create_file(root_fd, "/dev/console", 0o666)
+    try:
+        m.mount(pty_path, safepath.fd_path(target), None, m.MS_BIND, shown_as="/dev/console")
+    finally:
+        os.close(target)

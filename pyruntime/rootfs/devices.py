@@ -1,0 +1,69 @@
+"""Device nodes in the container's /dev: mknod, or a bind of the host's node.
+
+In a user namespace mknod of a device is not allowed, so the host node is
+bind-mounted onto an empty file instead (runc does the same).
+"""
+from __future__ import annotations
+
+import os
+import stat
+
+from pyruntime.errors import SyscallError
+from pyruntime.kernel import mount as m
+from pyruntime.model.config import Device
+from pyruntime.rootfs import safepath
+
+KINDS = {"c": stat.S_IFCHR, "u": stat.S_IFCHR, "b": stat.S_IFBLK, "p": stat.S_IFIFO}
+
+
+def make_device(root_fd: int, dev: Device, bind: bool) -> None:
+    if bind:
+        _bind_host_node(root_fd, dev)
+        return
+    parent = safepath.mkdir_all(root_fd, os.path.dirname(dev.path))
+    name = os.path.basename(dev.path)
+    mode = KINDS[dev.type] | (0o666 if dev.file_mode is None else dev.file_mode)
+    try:
+        try:
+            os.unlink(name, dir_fd=parent)  # never reuse what the image put there (may be a symlink)
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            raise SyscallError("unlink", exc.errno, dev.path) from None
+        try:
+            os.mknod(name, mode, os.makedev(dev.major, dev.minor) if dev.type != "p" else 0,
+                     dir_fd=parent)
+            os.chown(name, dev.uid or 0, dev.gid or 0, dir_fd=parent, follow_symlinks=False)
+        except OSError as exc:
+            raise SyscallError("mknod", exc.errno, dev.path) from None
+    finally:
+        os.close(parent)
+
+
+def _bind_host_node(root_fd: int, dev: Device) -> None:
+    try:
+        src = os.open(dev.path, safepath.O_PATH | os.O_CLOEXEC | os.O_NOFOLLOW)
+    except OSError as exc:
+        raise SyscallError("open", exc.errno, dev.path, hint="host device to bind") from None
+    try:
+        st = os.fstat(src)
+        if st.st_mode & 0o170000 != KINDS[dev.type] or (
+                dev.type != "p" and st.st_rdev != os.makedev(dev.major, dev.minor)):
+            raise SyscallError("open", 19, dev.path, hint="host node is not the configured device")
+        target = safepath.create_file(root_fd, dev.path)
+        try:
+            m.mount(safepath.fd_path(src), safepath.fd_path(target), None, m.MS_BIND, shown_as=dev.path)
+        finally:
+            os.close(target)
+    finally:
+        os.close(src)
+
+
+def open_host_null() -> int:
+    """An O_PATH fd of the host's /dev/null, checked to really be char device 1:3."""
+    fd = os.open("/dev/null", safepath.O_PATH | os.O_CLOEXEC | os.O_NOFOLLOW)
+    st = os.fstat(fd)
+    if not stat.S_ISCHR(st.st_mode) or st.st_rdev != os.makedev(1, 3):
+        os.close(fd)
+        raise SyscallError("open", 19, "/dev/null", hint="not the null device")
+    return fd

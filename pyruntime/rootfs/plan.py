@@ -1,0 +1,160 @@
+"""The container's mount tree as an ordered list of steps (pure).
+
+``plan()`` turns the spec into steps; ``rootfs.mounts`` carries them out in
+the container init, before pivot_root. Order follows runc's prepareRootfs:
+config mounts in the order given, then /dev (default nodes, config devices,
+symlinks), then masked and read-only paths. Host facts the steps depend on
+(cgroup layout and path, whether mknod is allowed) come in as arguments.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from pyruntime.errors import ConfigError
+from pyruntime.model.config import Device, IDMapping, Mount, Spec
+from pyruntime.rootfs import options as opts
+
+
+@dataclass(frozen=True)
+class FsMount:
+    """Mount a filesystem by type at ``target``."""
+    target: str
+    fstype: str
+    source: str
+    o: opts.Options
+    field: str
+
+
+@dataclass(frozen=True)
+class BindMount:
+    """Bind a host path (resolved on the host) onto ``target``."""
+    target: str
+    source: str
+    o: opts.Options
+    field: str
+    uid_mappings: tuple[IDMapping, ...] = ()
+    gid_mappings: tuple[IDMapping, ...] = ()
+
+
+@dataclass(frozen=True)
+class CgroupMount:
+    """The container's view of /sys/fs/cgroup (see rootfs.cgroupfs)."""
+    target: str
+    o: opts.Options
+    field: str
+
+
+@dataclass(frozen=True)
+class MakeDevice:
+    """Create a device node (mknod, or a bind of the host node when mknod is not allowed)."""
+    device: Device
+    bind: bool
+
+
+@dataclass(frozen=True)
+class Symlink:
+    """Create ``path -> target``; an existing entry is kept unless ``replace``."""
+    path: str
+    target: str
+    replace: bool = False
+
+
+@dataclass(frozen=True)
+class MaskPath:
+    """Hide ``path``: files behind an empty read-only node, directories behind a ro tmpfs."""
+    path: str
+
+
+@dataclass(frozen=True)
+class ReadonlyPath:
+    """Make ``path`` a read-only bind of itself."""
+    path: str
+
+
+DEFAULT_DEVICES = (
+    Device("c", "/dev/null", 1, 3, 0o666, 0, 0),
+    Device("c", "/dev/zero", 1, 5, 0o666, 0, 0),
+    Device("c", "/dev/full", 1, 7, 0o666, 0, 0),
+    Device("c", "/dev/tty", 5, 0, 0o666, 0, 0),
+    Device("c", "/dev/urandom", 1, 9, 0o666, 0, 0),
+    Device("c", "/dev/random", 1, 8, 0o666, 0, 0),
+)
+DEV_SYMLINKS = (
+    ("/dev/fd", "/proc/self/fd"), ("/dev/stdin", "/proc/self/fd/0"),
+    ("/dev/stdout", "/proc/self/fd/1"), ("/dev/stderr", "/proc/self/fd/2"),
+    ("/dev/core", "/proc/kcore"),
+)
+
+
+def _is_bind(mount: Mount, o: opts.Options) -> bool:
+    return o.is_bind or mount.type == "bind"
+
+
+def mount_step(index: int, mount: Mount, bundle: str):
+    field = f"mounts[{index}]"
+    o = opts.parse(mount.options)
+    if mount.uid_mappings or mount.gid_mappings:
+        if not o.idmap and not _is_bind(mount, o):
+            raise ConfigError([f"{field}: uidMappings/gidMappings need an idmap/ridmap bind mount"])
+    if _is_bind(mount, o):
+        if not mount.source:
+            raise ConfigError([f"{field}.source: a bind mount needs a source"])
+        source = mount.source if os.path.isabs(mount.source) else os.path.join(bundle, mount.source)
+        if not o.is_bind:  # type "bind" without bind/rbind in options: runc binds non-recursively
+            o = opts.Options(o.flags | opts.m.MS_BIND, o.clear, o.propagation, o.attr_set,
+                             o.attr_clr, o.data, o.tmpcopyup, o.idmap, o.idmap_recursive)
+        return BindMount(mount.destination, os.path.normpath(source), o, field,
+                         mount.uid_mappings, mount.gid_mappings)
+    if o.idmap:
+        raise ConfigError([f"{field}.options: idmap/ridmap apply to bind mounts only"])
+    if mount.type in ("cgroup", "cgroup2"):
+        return CgroupMount(mount.destination, o, field)
+    if not mount.type:
+        raise ConfigError([f"{field}.type: required for a mount that is not a bind mount"])
+    return FsMount(mount.destination, mount.type, mount.source or mount.type, o, field)
+
+
+# Files below /proc that may be mounted over (what lxcfs provides); anything
+# else would let a volume replace procfs files the runtime writes through
+# (CVE-2019-16884 class). runc's list.
+PROC_OVERRIDABLE = {"/proc/cpuinfo", "/proc/diskstats", "/proc/meminfo", "/proc/stat",
+                    "/proc/swaps", "/proc/uptime", "/proc/loadavg", "/proc/slabinfo",
+                    "/proc/net/dev", "/proc/sys/kernel/ns_last_pid"}
+
+
+def check_proc_target(step) -> None:
+    target = os.path.normpath("/" + step.target)
+    if target == "/proc":
+        if not (isinstance(step, FsMount) and step.fstype == "proc"):
+            raise ConfigError([f"{step.field}.destination: only a proc filesystem may be mounted on /proc"])
+    elif target.startswith("/proc/") and target not in PROC_OVERRIDABLE:
+        raise ConfigError([f"{step.field}.destination: {target} is inside /proc and cannot be mounted over"])
+
+
+def has_dev_bind(mounts: tuple[Mount, ...]) -> bool:
+    """A bind over /dev means the host's /dev: leave its nodes alone (runc's rule)."""
+    for mount in mounts:
+        if os.path.normpath(mount.destination) == "/dev":
+            o = opts.parse(mount.options)
+            if _is_bind(mount, o):
+                return True
+    return False
+
+
+def plan(spec: Spec, bundle: str, can_mknod: bool) -> list:
+    """Every mount-tree step for the container, in order."""
+    steps: list = [mount_step(i, mnt, bundle) for i, mnt in enumerate(spec.mounts)]
+    for step in steps:
+        check_proc_target(step)
+    setup_dev = not has_dev_bind(spec.mounts)
+    if setup_dev:
+        steps += [MakeDevice(d, bind=not can_mknod) for d in DEFAULT_DEVICES]
+    steps += [MakeDevice(d, bind=not can_mknod) for d in spec.linux.devices]
+    if setup_dev:
+        steps += [Symlink(path, target) for path, target in DEV_SYMLINKS]
+        # the container's own devpts instance, not the host's /dev/ptmx
+        steps.append(Symlink("/dev/ptmx", "pts/ptmx", replace=True))
+    steps += [MaskPath(p) for p in spec.linux.masked_paths]
+    steps += [ReadonlyPath(p) for p in spec.linux.readonly_paths]
+    return steps

@@ -1,0 +1,152 @@
+"""The state directory: one directory per container under ``--root``.
+
+Layout of ``<root>/<id>/``:
+    state.json   the ContainerRecord, replaced atomically (write + rename)
+    exec.fifo    exists from create until start (runc's model): the init
+                 blocks opening it for writing; ``start`` opens it to read
+
+Commands on one container are serialised with flock(2) on its directory.
+A directory without state.json is a create that is still running or died
+half-way; ``delete`` removes it.
+"""
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import re
+import time
+from dataclasses import asdict, dataclass, field
+
+from pyruntime.errors import NotFound, StateError, UsageError, from_oserror
+
+STATE_FILE = "state.json"
+FIFO = "exec.fifo"
+_ID = re.compile(r"^[\w+\-.]+$")
+
+
+def check_id(container_id: str) -> str:
+    """runc's rule: letters, digits, _ + - . only; never '.' or '..' (no path escapes)."""
+    if not container_id:
+        raise UsageError("container id cannot be empty")
+    if not _ID.match(container_id) or container_id in (".", ".."):
+        raise UsageError(f"invalid container id {container_id!r}: only letters, digits and _+-. are allowed")
+    return container_id
+
+
+def rfc3339_now() -> str:
+    """Go's RFC3339Nano in UTC: fractional seconds without trailing zeros."""
+    ns = time.time_ns()
+    secs, frac = divmod(ns, 1_000_000_000)
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs))
+    digits = f"{frac:09d}".rstrip("0")
+    return f"{stamp}.{digits}Z" if digits else f"{stamp}Z"
+
+
+@dataclass(frozen=True)
+class ContainerRecord:
+    """What pyruntime remembers about a container between commands."""
+    id: str
+    bundle: str
+    rootfs: str
+    created: str
+    pid: int = 0
+    pid_start: int | None = None          # /proc/<pid>/stat starttime: detects pid reuse
+    config: dict = field(default_factory=dict)   # the config.json document as created
+    cgroup: dict = field(default_factory=dict)   # manager description (cgroups.describe)
+    systemd_cgroup: bool = False
+    rootless: bool = False
+    owner: int = 0
+
+    @property
+    def annotations(self) -> dict:
+        return self.config.get("annotations") or {}
+
+
+class ContainerDir:
+    """An open, locked container directory."""
+
+    def __init__(self, root: str, container_id: str, fd: int):
+        self.id = container_id
+        self.path = os.path.join(root, container_id)
+        self.fd = fd
+
+    @property
+    def fifo_path(self) -> str:
+        return os.path.join(self.path, FIFO)
+
+    def has_fifo(self) -> bool:
+        return os.path.exists(self.fifo_path)
+
+    def read(self) -> ContainerRecord | None:
+        try:
+            with open(os.path.join(self.path, STATE_FILE), "rb") as f:
+                return ContainerRecord(**json.loads(f.read()))
+        except FileNotFoundError:
+            return None
+        except (ValueError, TypeError) as exc:
+            raise StateError(f"{self.path}/{STATE_FILE}: unreadable state ({exc})") from None
+
+    def write(self, record: ContainerRecord) -> None:
+        tmp = os.path.join(self.path, f".{STATE_FILE}.tmp")
+        with open(tmp, "w") as f:
+            json.dump(asdict(record), f, separators=(",", ":"))
+        os.rename(tmp, os.path.join(self.path, STATE_FILE))
+
+    def remove(self) -> None:
+        for name in os.listdir(self.path):
+            os.unlink(os.path.join(self.path, name))
+        os.rmdir(self.path)
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)  # drops the flock
+            self.fd = -1
+
+    def __enter__(self) -> "ContainerDir":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class Store:
+    """All containers under one --root."""
+
+    def __init__(self, root: str):
+        self.root = root
+
+    def _lock(self, container_id: str, blocking: bool = True) -> ContainerDir:
+        path = os.path.join(self.root, container_id)
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        except FileNotFoundError:
+            raise NotFound() from None
+        fcntl.flock(fd, fcntl.LOCK_EX if blocking else fcntl.LOCK_EX | fcntl.LOCK_NB)
+        if not os.path.isdir(path):  # deleted while we waited for the lock
+            os.close(fd)
+            raise NotFound()
+        return ContainerDir(self.root, container_id, fd)
+
+    def create(self, container_id: str) -> ContainerDir:
+        """Make and lock a new container directory; refuses an id that exists."""
+        check_id(container_id)
+        try:
+            os.makedirs(self.root, mode=0o711, exist_ok=True)
+            os.mkdir(os.path.join(self.root, container_id), 0o711)
+        except FileExistsError:
+            raise StateError(f"container with id exists: {container_id}") from None
+        except OSError as exc:
+            raise from_oserror(exc, "mkdir") from None
+        return self._lock(container_id)
+
+    def open(self, container_id: str) -> ContainerDir:
+        check_id(container_id)
+        return self._lock(container_id)
+
+    def ids(self) -> list[str]:
+        try:
+            return sorted(n for n in os.listdir(self.root)
+                          if os.path.isdir(os.path.join(self.root, n)))
+        except FileNotFoundError:
+            return []
