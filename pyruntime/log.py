@@ -9,10 +9,11 @@ stderr is printed by the CLI in addition (as runc's fatal() does).
 """
 from __future__ import annotations
 
-import json
 import os
 import sys
 import time
+
+from pyruntime import fastjson
 
 _config = {"path": "", "format": "text", "debug": False}
 LEVELS = ("debug", "info", "warning", "error")
@@ -28,8 +29,8 @@ def _now() -> str:
 
 def format_entry(level: str, msg: str, fmt: str) -> str:
     if fmt == "json":
-        return json.dumps({"level": level, "msg": msg, "time": _now()}, separators=(",", ":"))
-    return f'time="{_now()}" level={level} msg={json.dumps(msg)}'
+        return fastjson.dumps({"level": level, "msg": msg, "time": _now()})
+    return f'time="{_now()}" level={level} msg={fastjson.dumps(msg)}'
 
 
 def emit(level: str, msg: str) -> None:

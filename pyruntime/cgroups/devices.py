@@ -7,7 +7,8 @@ on v2 an eBPF program (``devices_bpf``) that evaluates the same list.
 """
 from __future__ import annotations
 
-from pyruntime.model.config import Device, DeviceRule
+from pyruntime.model.config import Device
+from pyruntime.model.resources import DeviceRule
 
 # Needed by every container: mknod of anything (access is checked on open),
 # the standard /dev nodes, the console and any pty.

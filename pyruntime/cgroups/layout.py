@@ -4,23 +4,30 @@ Read once from /proc/self/mountinfo; never changes a mount.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 V1, HYBRID, V2 = "v1", "hybrid", "v2"
 CONTROLLERS = {"cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "net_cls", "net_prio",
                "blkio", "perf_event", "hugetlb", "pids", "rdma", "misc"}
 
 
-@dataclass(frozen=True)
 class Layout:
     """The mounted hierarchies.
 
     ``v1`` maps each controller (and ``name=systemd``) to its mount point;
     co-mounted controllers share one. ``unified`` is the cgroup2 mount or "".
+    A plain class: delete and kill rebuild it from the state without dataclasses.
     """
-    kind: str
-    v1: dict = field(default_factory=dict)
-    unified: str = ""
+
+    __slots__ = ("kind", "v1", "unified")
+
+    def __init__(self, kind: str, v1: dict | None = None, unified: str = ""):
+        self.kind, self.v1, self.unified = kind, dict(v1 or {}), unified
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Layout) and (self.kind, self.v1, self.unified) == (
+            other.kind, other.v1, other.unified)
+
+    def __repr__(self) -> str:
+        return f"Layout({self.kind!r}, {self.v1!r}, {self.unified!r})"
 
     @property
     def v1_mounts(self) -> list[str]:

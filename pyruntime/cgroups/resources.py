@@ -7,10 +7,10 @@ Conversions follow runc (libcontainer/cgroups/fs, fs2 and utils).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from pyruntime._dataclasses import dataclass
 
 from pyruntime.errors import ConfigError
-from pyruntime.model.config import Resources
+from pyruntime.model.resources import Resources
 
 R = "linux.resources"
 

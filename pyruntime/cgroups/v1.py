@@ -12,9 +12,7 @@ import time
 from pyruntime.cgroups import fs
 from pyruntime.cgroups.base import BaseManager
 from pyruntime.cgroups.layout import Layout
-from pyruntime.cgroups.resources import v1_writes
 from pyruntime.errors import CgroupError
-from pyruntime.model.config import Resources
 
 
 class V1Manager(BaseManager):
@@ -57,9 +55,10 @@ class V1Manager(BaseManager):
                 if not fs.read(os.path.join(d, name)):
                     fs.write(os.path.join(d, name), fs.read(os.path.join(parent, name)))
 
-    def apply(self, res: Resources | None, updating: bool = False) -> None:
+    def apply(self, res, updating: bool = False) -> None:
         if res is None:
             return
+        from pyruntime.cgroups.resources import v1_writes
         memsw = None
         memory_dir = self.dir_of("memory")
         if memory_dir and res.memory is not None and res.memory.swap is not None:

@@ -12,9 +12,7 @@ import time
 
 from pyruntime.cgroups import fs
 from pyruntime.cgroups.base import BaseManager
-from pyruntime.cgroups.resources import v2_writes
 from pyruntime.errors import CgroupError
-from pyruntime.model.config import Resources
 
 
 class V2Manager(BaseManager):
@@ -61,9 +59,10 @@ class V2Manager(BaseManager):
                         "the v2 no-internal-process rule)") from None
             d = os.path.join(d, part)
 
-    def apply(self, res: Resources | None, updating: bool = False) -> None:
+    def apply(self, res, updating: bool = False) -> None:
         if res is None:
             return
+        from pyruntime.cgroups.resources import v2_writes
         writes = v2_writes(res)
         self.enable_controllers({w.controller for w in writes} - {"cgroup"})
         for w in writes:

@@ -1,7 +1,6 @@
 """Helpers the verb modules share."""
 from __future__ import annotations
 
-import json
 import os
 import sys
 
@@ -31,10 +30,8 @@ def create_options(ctx, opts: dict, container_id: str):
 
 
 def print_json(value, indent: bool = True) -> None:
-    if indent:
-        sys.stdout.write(json.dumps(value, indent=2) + "\n")
-    else:
-        sys.stdout.write(json.dumps(value, separators=(",", ":")) + "\n")
+    from pyruntime import fastjson
+    sys.stdout.write((fastjson.dumps_indent(value) if indent else fastjson.dumps(value)) + "\n")
 
 
 def open_container(ctx, container_id: str):

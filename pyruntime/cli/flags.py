@@ -8,21 +8,21 @@ argparse's import off the start-up path.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from pyruntime.errors import UsageError
 
 
-@dataclass(frozen=True)
 class Flag:
-    names: tuple[str, ...]      # first is the canonical (and the key in the result)
-    kind: str = "bool"          # bool | str | int | list
-    default: object = None
-    help: str = ""
+    """One flag: its names (the first is canonical), kind (bool|str|int|list), default.
 
-    @property
-    def key(self) -> str:
-        return self.names[0].replace("-", "_")
+    A plain class, not a dataclass: every command builds these, and the
+    quick ones (start, state, kill, delete) should not pay for dataclasses.
+    """
+
+    __slots__ = ("names", "kind", "default", "help", "key")
+
+    def __init__(self, names: tuple[str, ...], kind: str = "bool", default=None, help: str = ""):
+        self.names, self.kind, self.default, self.help = names, kind, default, help
+        self.key = names[0].replace("-", "_")
 
 
 TRUE = {"1", "t", "T", "true", "TRUE", "True"}

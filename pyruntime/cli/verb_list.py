@@ -50,8 +50,8 @@ def run(ctx, verb: str, argv: list[str]) -> int:
     if opts["quiet"]:
         sys.stdout.write("".join(s["id"] + "\n" for s in states))
     elif opts["format"] == "json":
-        import json
-        sys.stdout.write(json.dumps(states, separators=(",", ":")) + "\n")
+        from pyruntime import fastjson
+        sys.stdout.write(fastjson.dumps(states) + "\n")
     else:
         rows = [["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"]]
         rows += [[s["id"], str(s["pid"]), s["status"], s["bundle"], s["created"], s["owner"]]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from dataclasses import dataclass
+from pyruntime._dataclasses import dataclass
 
 from pyruntime import cgroups, log
 from pyruntime.errors import PyruntimeError
@@ -64,6 +64,7 @@ def create(store: Store, plan: ContainerPlan, raw_config: dict) -> Created:
         manager.create()
         manager.apply(_cgroup_resources(plan))
 
+        init.preload(plan)
         fds = _init_fds(plan, cdir.path, undo)
         joined = _open_joined(plan)
         parent, child = sync.Channel.pair()
@@ -99,9 +100,9 @@ def create(store: Store, plan: ContainerPlan, raw_config: dict) -> Created:
 
 def _cgroup_resources(plan: ContainerPlan):
     """The config's resources with the device rules every container needs added."""
-    from dataclasses import replace
+    from pyruntime._dataclasses import replace
     from pyruntime.cgroups.devices import effective_rules
-    from pyruntime.model.config import Resources
+    from pyruntime.model.resources import Resources
     res = plan.spec.linux.resources or Resources()
     return replace(res, devices=effective_rules(res.devices, plan.spec.linux.devices))
 
@@ -141,8 +142,6 @@ def _open_joined(plan: ContainerPlan):
 def _run_protocol(plan: ContainerPlan, manager, chan: sync.Channel, stage1_pid: int,
                   kill_list: list[int]) -> int:
     """Drive stage1 and the init through setup; returns the init's pid."""
-    manager.add(stage1_pid)  # the init, its child, is in the cgroup from its first instruction
-    chan.send(sync.START)
     msg = chan.wait_for(sync.INIT_PID if not plan.ns.new_user else sync.USERNS, "stage-1 child")
     if msg["t"] == sync.USERNS:
         from pyruntime.namespaces.enter import write_id_maps
@@ -151,6 +150,10 @@ def _run_protocol(plan: ContainerPlan, manager, chan: sync.Channel, stage1_pid: 
         msg = chan.wait_for(sync.INIT_PID, "stage-1 child")
     init_pid = msg["pid"]
     kill_list.insert(0, init_pid)
+    # while the init sets up its rootfs; it waits for CGROUP_DONE before it makes its
+    # cgroup namespace or mounts a cgroup view, and long before it runs user code
+    manager.add(init_pid)
+    chan.send(sync.CGROUP_DONE)
     _reap(stage1_pid)
     kill_list.remove(stage1_pid)
     hooks = plan.spec.hooks

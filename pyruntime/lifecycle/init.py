@@ -12,20 +12,27 @@ Order (runc's standard_init, with the reasons that fix it):
  6. READY to the parent; block on exec.fifo until ``start``;
  7. startContainer hooks, seccomp as the very last step, execve.
 
-Everything this process needs is imported before pivot_root: afterwards the
-host's Python library is no longer reachable.
+Everything this process needs is imported before it is forked (module
+level, or ``preload`` for what only some configs use): after pivot_root the
+host's Python library is unreachable, and before it every import would be
+time on the container's start-up path.
 """
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from pyruntime._dataclasses import dataclass, field
+
+import resource  # noqa: F401  (used by process.rlimits after pivot_root)
 
 from pyruntime.errors import PyruntimeError
-from pyruntime.kernel import fd as kfd, proc
+from pyruntime.kernel import fd as kfd, ns as k, proc
 from pyruntime.lifecycle import sync
 from pyruntime.lifecycle.plan import ContainerPlan
-from pyruntime.process import caps as capsmod, execpath, identity, rlimits
+from pyruntime.process import attributes, caps as capsmod, execpath, identity, rlimits
 from pyruntime.rootfs import pivot, safepath
+from pyruntime.rootfs.cgroupfs import CgroupView
+from pyruntime.rootfs.devices import open_host_null
+from pyruntime.rootfs.mounts import Executor
 
 
 @dataclass
@@ -41,16 +48,14 @@ class InitFds:
 
 
 def container_state_json(plan: ContainerPlan, status: str, pid: int) -> bytes:
-    import json
-    from pyruntime import SPEC_VERSION
-    return json.dumps({"ociVersion": SPEC_VERSION, "id": plan.id, "status": status, "pid": pid,
+    from pyruntime import SPEC_VERSION, fastjson
+    return fastjson.dumps({"ociVersion": SPEC_VERSION, "id": plan.id, "status": status, "pid": pid,
                        "bundle": plan.options.bundle, "annotations": plan.spec.annotations}).encode()
 
 
 def main(plan: ContainerPlan, chan: sync.Channel, fds: InitFds) -> None:
     """Never returns."""
     try:
-        _prepare_imports(plan)
         if not plan.options.no_new_keyring:
             _join_keyring(plan.id)
         root_fd = _build_rootfs(plan, chan)
@@ -65,22 +70,24 @@ def main(plan: ContainerPlan, chan: sync.Channel, fds: InitFds) -> None:
         sync.fail_child(chan, exc)
 
 
-def _prepare_imports(plan: ContainerPlan) -> None:
-    """Import now what later steps need: after pivot_root there is no host library."""
-    import resource  # noqa: F401  (rlimits)
+def preload(plan: ContainerPlan) -> None:
+    """Import, in the parent before fork, what this config needs later in the init."""
     hooks = plan.spec.hooks
     if hooks.create_container or hooks.start_container:
-        import subprocess  # noqa: F401
         import pyruntime.process.hooks  # noqa: F401
+        import subprocess  # noqa: F401
     if plan.spec.process.terminal:
-        import _socket  # noqa: F401
         import pyruntime.process.console  # noqa: F401
     if plan.ns.creates("network"):
-        import _socket  # noqa: F401,F811
         import pyruntime.namespaces.loopback  # noqa: F401
     if plan.spec.linux.sysctl:
         import pyruntime.namespaces.sysctl  # noqa: F401
-    import pyruntime.process.attributes  # noqa: F401
+    if plan.spec.linux.seccomp is not None:
+        import pyruntime.seccomp.load  # noqa: F401
+    if any(getattr(step, "o", None) is not None and step.o.tmpcopyup for step in plan.mounts):
+        import pyruntime.rootfs.copyup  # noqa: F401
+    if any(getattr(step, "o", None) is not None and step.o.idmap for step in plan.mounts):
+        import pyruntime.rootfs.idmap  # noqa: F401
 
 
 def _join_keyring(container_id: str) -> None:
@@ -91,19 +98,26 @@ def _join_keyring(container_id: str) -> None:
 
 
 def _build_rootfs(plan: ContainerPlan, chan: sync.Channel) -> int:
-    from pyruntime.rootfs.cgroupfs import CgroupView
-    from pyruntime.rootfs.devices import open_host_null
-    from pyruntime.rootfs.mounts import Executor
     os.umask(0)
     root_fd = pivot.prepare_root(plan.rootfs, plan.root_propagation)
     # the parent's view of the hierarchies: in a new cgroup namespace mountinfo
     # shows the host's cgroup mounts rooted outside it
     view = CgroupView(plan.cgroup_layout, plan.cgroup_path, plan.ns.has("cgroup"))
     null_fd = open_host_null()
+    joined = []
+
+    def cgroup_ready() -> None:
+        if not joined:
+            chan.wait_for_cgroup_done()
+            if plan.ns.creates("cgroup"):
+                k.unshare(k.CLONE_NEWCGROUP)  # rooted at the cgroup we are now in
+            joined.append(True)
+
     try:
-        Executor(root_fd, view, null_fd).run(list(plan.mounts))
+        Executor(root_fd, view, null_fd, cgroup_ready).run(list(plan.mounts))
     finally:
         os.close(null_fd)
+    cgroup_ready()
     hooks = plan.spec.hooks
     if hooks.prestart or hooks.create_runtime:
         chan.send(sync.HOOKS)
@@ -116,8 +130,7 @@ def _build_rootfs(plan: ContainerPlan, chan: sync.Channel) -> int:
         from pyruntime.namespaces.sysctl import write_all
         write_all(root_fd, plan.spec.linux.sysctl)
     if plan.spec.process.oom_score_adj is not None:
-        from pyruntime.process.attributes import set_oom_score_adj
-        set_oom_score_adj(plan.spec.process.oom_score_adj)
+        attributes.set_oom_score_adj(plan.spec.process.oom_score_adj)
     return root_fd
 
 
@@ -149,7 +162,6 @@ def _enter_root(plan: ContainerPlan, root_fd: int, fds: InitFds) -> None:
 
 def _finish_process(plan: ContainerPlan, fds: InitFds) -> tuple[str, dict[str, str]]:
     """Everything about the process before it may run: returns (program path, env)."""
-    from pyruntime.process import attributes
     process = plan.spec.process
     chdir_in_root(process.cwd)
     rlimits.apply(process.rlimits)

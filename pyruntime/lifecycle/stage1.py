@@ -26,7 +26,6 @@ def maps_root(id_map: str) -> bool:
 def run(ns: NamespacePlan, chan: sync.Channel, joined: list[tuple[str, int]], init_main) -> None:
     """Never returns: exits once the init is forked (or after reporting an error)."""
     try:
-        chan.wait_for_start()
         # from here the process is in or near the container: keep /proc/<pid> closed to it
         proc.prctl(proc.PR_SET_DUMPABLE, 0)
         enter.join(joined)
@@ -38,8 +37,10 @@ def run(ns: NamespacePlan, chan: sync.Channel, joined: list[tuple[str, int]], in
                 os.setresgid(0, 0, 0)
             if maps_root(ns.uid_map):
                 os.setresuid(0, 0, 0)
-        if ns.create_flags:
-            k.unshare(ns.create_flags)
+        # the cgroup namespace is made by the init itself, once it is in its cgroup
+        flags = ns.create_flags & ~k.CLONE_NEWCGROUP
+        if flags:
+            k.unshare(flags)
         if ns.time_offsets:
             enter.write_time_offsets(ns.time_offsets)
         pid = os.fork()

@@ -73,6 +73,8 @@ def start(c: Container) -> None:
 
 
 def _poststart_hooks(c: Container):
-    from pyruntime.model import parse
     raw = (c.record.config.get("hooks") or {}).get("poststart")
-    return parse.hooks({"poststart": raw}).poststart if raw else ()
+    if not raw:
+        return ()
+    from pyruntime.model import parse
+    return parse.hooks({"poststart": raw}).poststart

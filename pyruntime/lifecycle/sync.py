@@ -11,10 +11,12 @@ They talk over one SOCK_SEQPACKET socketpair, one JSON object per message:
 
     message      from     to       when
     ---------    ------   ------   ------------------------------------------------
-    START        parent   stage1   the parent has put stage1 in the cgroup; go on
     USERNS       stage1   parent   stage1 made its user namespace: write its id maps
     USERNS_DONE  parent   stage1   the maps are written
     INIT_PID     stage1   parent   the init is forked; {"pid": host pid}
+    CGROUP_DONE  parent   init     the init is in its cgroup: it may now make its
+                                   cgroup namespace (the parent's slow cgroup
+                                   writes overlap the init's rootfs setup)
     HOOKS        init     parent   mounts are done, before pivot_root: run the
                                    prestart and createRuntime hooks
     HOOKS_DONE   parent   init     those hooks succeeded
@@ -28,12 +30,13 @@ gone without a word) is reported as such.
 """
 from __future__ import annotations
 
-import json
 import os
+
+from pyruntime import fastjson
 
 from pyruntime.errors import PyruntimeError
 
-START, USERNS, USERNS_DONE, INIT_PID = "START", "USERNS", "USERNS_DONE", "INIT_PID"
+USERNS, USERNS_DONE, INIT_PID, CGROUP_DONE = "USERNS", "USERNS_DONE", "INIT_PID", "CGROUP_DONE"
 HOOKS, HOOKS_DONE, READY, ERROR = "HOOKS", "HOOKS_DONE", "READY", "ERROR"
 
 
@@ -55,11 +58,11 @@ class Channel:
 
     def send(self, kind: str, **fields) -> None:
         fields["t"] = kind
-        os.write(self.fd, json.dumps(fields).encode())
+        os.write(self.fd, fastjson.dumps(fields).encode())
 
     def recv(self) -> dict | None:
         data = os.read(self.fd, 65536)
-        return json.loads(data) if data else None
+        return fastjson.loads(data) if data else None
 
     def wait_for(self, kind: str, who: str = "container init") -> dict:
         msg = self.recv()
@@ -71,11 +74,11 @@ class Channel:
             raise ChildFailed(f"protocol error: expected {kind} from {who}, got {msg['t']}")
         return msg
 
-    def wait_for_start(self) -> dict:
-        return self.wait_for(START, "parent")
-
     def wait_for_userns_done(self) -> dict:
         return self.wait_for(USERNS_DONE, "parent")
+
+    def wait_for_cgroup_done(self) -> dict:
+        return self.wait_for(CGROUP_DONE, "parent")
 
     def wait_for_hooks_done(self) -> dict:
         return self.wait_for(HOOKS_DONE, "parent")

@@ -1,18 +1,19 @@
-"""The spec model: config.json in, a validated frozen ``Spec`` out."""
+"""The spec model: config.json in, a validated frozen ``Spec`` out.
+
+Importing the package is free: the model classes, the validator and the
+parser load only when a document is actually read (start, kill and delete
+never need them).
+"""
 from __future__ import annotations
-
-import json
-
-from pyruntime.errors import ConfigError, from_oserror
-from pyruntime.model import parse, validate
-from pyruntime.model.config import Spec
 
 
 def read_json(path: str, source: str):
     """Parse a JSON file; a syntax error names the line and column."""
+    from pyruntime import fastjson
+    from pyruntime.errors import ConfigError, from_oserror
     try:
         with open(path, "rb") as f:
-            return json.loads(f.read())
+            return fastjson.loads(f.read())
     except OSError as exc:
         raise from_oserror(exc, "open", path) from None
     except ValueError as exc:  # JSONDecodeError, or bytes that are not UTF-8
@@ -20,13 +21,14 @@ def read_json(path: str, source: str):
         raise ConfigError([f"{where}invalid JSON ({getattr(exc, 'msg', exc)})"], source) from None
 
 
-def load_spec(path: str, for_create: bool = True) -> tuple[Spec, dict]:
-    """Read, validate and model a bundle's config.json; also returns the document."""
+def load_spec(path: str, for_create: bool = True):
+    """Read, validate and model a bundle's config.json; returns (Spec, document)."""
     doc = read_json(path, "config.json")
     return spec_from_dict(doc, for_create), doc
 
 
-def spec_from_dict(doc: dict, for_create: bool = True) -> Spec:
+def spec_from_dict(doc: dict, for_create: bool = True):
+    from pyruntime.model import parse, validate
     validate.check_schema(doc)
     spec = parse.spec(doc)
     validate.check_semantics(spec, for_create=for_create)

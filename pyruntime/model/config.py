@@ -6,13 +6,16 @@ optional sections are ``None`` (so "not set" and "empty" stay distinct where
 the spec gives them different meanings, e.g. capabilities), and field names
 are the Python spelling of the JSON ones.
 
+Sections most containers do not use live in sibling modules (``resources``,
+``limits``, ``seccomp``, ``tuning``), imported by ``model.parse`` only when a config has
+them: each frozen dataclass costs start-up time to create.
+
 Every class has a docstring on purpose: dataclasses otherwise computes one
 with inspect.signature at import, which shows up in start-up time.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
+from pyruntime._dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
@@ -56,32 +59,6 @@ class ConsoleSize:
     """Initial terminal size."""
     height: int
     width: int
-
-
-@dataclass(frozen=True)
-class IOPriority:
-    """ioprio_set(2) class and level."""
-    io_class: str
-    priority: int = 0
-
-
-@dataclass(frozen=True)
-class Scheduler:
-    """sched_setattr(2) parameters."""
-    policy: str
-    nice: int = 0
-    priority: int = 0
-    flags: tuple[str, ...] = ()
-    runtime: int = 0
-    deadline: int = 0
-    period: int = 0
-
-
-@dataclass(frozen=True)
-class ExecCPUAffinity:
-    """CPU lists for the exec'd process: before and after it joins the cgroup."""
-    initial: str = ""
-    final: str = ""
 
 
 @dataclass(frozen=True)
@@ -160,177 +137,6 @@ class Device:
     file_mode: int | None = None
     uid: int | None = None
     gid: int | None = None
-
-
-@dataclass(frozen=True)
-class DeviceRule:
-    """One device-cgroup rule; None major/minor/type mean 'any'."""
-    allow: bool
-    type: str = "a"
-    major: int | None = None
-    minor: int | None = None
-    access: str = "rwm"
-
-
-@dataclass(frozen=True)
-class Memory:
-    """Memory controller settings (bytes; -1 is unlimited)."""
-    limit: int | None = None
-    reservation: int | None = None
-    swap: int | None = None
-    kernel: int | None = None
-    kernel_tcp: int | None = None
-    swappiness: int | None = None
-    disable_oom_killer: bool | None = None
-    use_hierarchy: bool | None = None
-    check_before_update: bool | None = None
-
-
-@dataclass(frozen=True)
-class CPU:
-    """CPU controller settings."""
-    shares: int | None = None
-    quota: int | None = None
-    burst: int | None = None
-    period: int | None = None
-    realtime_runtime: int | None = None
-    realtime_period: int | None = None
-    cpus: str | None = None
-    mems: str | None = None
-    idle: int | None = None
-
-
-@dataclass(frozen=True)
-class DeviceThrottle:
-    """A per-device rate (bytes or operations per second)."""
-    major: int
-    minor: int
-    rate: int = 0
-
-
-@dataclass(frozen=True)
-class DeviceWeight:
-    """A per-device blkio weight."""
-    major: int
-    minor: int
-    weight: int | None = None
-    leaf_weight: int | None = None
-
-
-@dataclass(frozen=True)
-class BlockIO:
-    """blkio (v1) / io (v2) controller settings."""
-    weight: int | None = None
-    leaf_weight: int | None = None
-    weight_device: tuple[DeviceWeight, ...] = ()
-    throttle_read_bps: tuple[DeviceThrottle, ...] = ()
-    throttle_write_bps: tuple[DeviceThrottle, ...] = ()
-    throttle_read_iops: tuple[DeviceThrottle, ...] = ()
-    throttle_write_iops: tuple[DeviceThrottle, ...] = ()
-
-
-@dataclass(frozen=True)
-class HugepageLimit:
-    """A hugetlb limit for one page size ("2MB")."""
-    page_size: str
-    limit: int
-
-
-@dataclass(frozen=True)
-class NetPriority:
-    """net_prio priority of one interface."""
-    name: str
-    priority: int
-
-
-@dataclass(frozen=True)
-class Network:
-    """net_cls / net_prio settings (cgroup v1 only)."""
-    class_id: int | None = None
-    priorities: tuple[NetPriority, ...] = ()
-
-
-@dataclass(frozen=True)
-class Rdma:
-    """RDMA limits of one device."""
-    hca_handles: int | None = None
-    hca_objects: int | None = None
-
-
-@dataclass(frozen=True)
-class Resources:
-    """linux.resources, and the document ``update --resources`` reads."""
-    devices: tuple[DeviceRule, ...] = ()
-    memory: Memory | None = None
-    cpu: CPU | None = None
-    pids_limit: int | None = None
-    block_io: BlockIO | None = None
-    hugepage_limits: tuple[HugepageLimit, ...] = ()
-    network: Network | None = None
-    rdma: dict = field(default_factory=dict)       # device name -> Rdma
-    unified: dict = field(default_factory=dict)    # cgroup v2 file -> value
-
-
-@dataclass(frozen=True)
-class SyscallArg:
-    """A condition on one syscall argument."""
-    index: int
-    value: int
-    op: str
-    value_two: int = 0
-
-
-@dataclass(frozen=True)
-class SyscallRule:
-    """Action for a set of syscalls, optionally only when args match."""
-    names: tuple[str, ...]
-    action: str
-    errno_ret: int | None = None
-    args: tuple[SyscallArg, ...] = ()
-
-
-@dataclass(frozen=True)
-class Seccomp:
-    """linux.seccomp."""
-    default_action: str
-    default_errno_ret: int | None = None
-    architectures: tuple[str, ...] = ()
-    flags: tuple[str, ...] = ()
-    listener_path: str = ""
-    listener_metadata: str = ""
-    syscalls: tuple[SyscallRule, ...] = ()
-
-
-@dataclass(frozen=True)
-class TimeOffset:
-    """A time-namespace clock offset."""
-    secs: int = 0
-    nanosecs: int = 0
-
-
-@dataclass(frozen=True)
-class IntelRdt:
-    """resctrl settings."""
-    clos_id: str = ""
-    schemata: tuple[str, ...] = ()
-    l3_cache_schema: str = ""
-    mem_bw_schema: str = ""
-    enable_monitoring: bool = False
-
-
-@dataclass(frozen=True)
-class MemoryPolicy:
-    """set_mempolicy(2) for the container process."""
-    mode: str
-    nodes: str = ""
-    flags: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class Personality:
-    """personality(2) domain and flags."""
-    domain: str
-    flags: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

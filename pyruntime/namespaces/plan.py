@@ -10,7 +10,7 @@ out. Kernel rules that force the order:
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from pyruntime._dataclasses import dataclass
 
 from pyruntime.kernel import ns as k
 from pyruntime.model.config import IDMapping, Linux

@@ -11,7 +11,7 @@ import os
 
 from pyruntime.errors import PyruntimeError, SyscallError, describe_errno
 from pyruntime.kernel import proc
-from pyruntime.model.config import MemoryPolicy, Process, Spec
+from pyruntime.model.config import Process, Spec
 
 PERSONALITY = {"LINUX": 0x0000, "LINUX32": 0x0008}
 SCHED_POLICY = {"SCHED_OTHER": 0, "SCHED_FIFO": 1, "SCHED_RR": 2, "SCHED_BATCH": 3,
@@ -89,7 +89,7 @@ def apply_io_priority(process: Process) -> None:
         raise exc.within("process.ioPriority") from None
 
 
-def apply_memory_policy(policy: MemoryPolicy | None) -> None:
+def apply_memory_policy(policy) -> None:
     if policy is None:
         return
     mode = MPOL_MODE[policy.mode]

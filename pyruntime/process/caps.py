@@ -8,7 +8,7 @@ The kernel's order (runc's finalizeNamespace):
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from pyruntime._dataclasses import dataclass
 
 from pyruntime.errors import ConfigError
 from pyruntime.kernel import proc

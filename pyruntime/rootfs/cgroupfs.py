@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from pyruntime._dataclasses import dataclass
 
 from pyruntime.cgroups.layout import V2, Layout
 from pyruntime.kernel import mount as m
@@ -70,6 +70,7 @@ def mount_cgroup_view(ex, s) -> None:
 
 @dataclass(frozen=True)
 class _Link:
+    """A symlink step for a co-mounted controller (cpu -> cpu,cpuacct)."""
     path: str
     target: str
     replace: bool = False

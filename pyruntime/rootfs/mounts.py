@@ -36,10 +36,11 @@ def mount_flags_of(fd: int) -> int:
 class Executor:
     """Applies plan steps below ``root_fd`` (an O_PATH fd of the rootfs mount)."""
 
-    def __init__(self, root_fd: int, cgroup_view=None, null_fd: int = -1):
+    def __init__(self, root_fd: int, cgroup_view=None, null_fd: int = -1, cgroup_ready=None):
         self.root_fd = root_fd
         self.cgroup_view = cgroup_view   # rootfs.cgroupfs.CgroupView, for cgroup mounts
         self.null_fd = null_fd           # verified host /dev/null, the source of file masks
+        self.cgroup_ready = cgroup_ready or (lambda: None)  # returns once we are in our cgroup
 
     def run(self, steps: list) -> None:
         for step in steps:
@@ -103,6 +104,7 @@ class Executor:
 
     def do_CgroupMount(self, s: p.CgroupMount) -> None:
         from pyruntime.rootfs.cgroupfs import mount_cgroup_view
+        self.cgroup_ready()
         mount_cgroup_view(self, s)
 
     def do_MakeDevice(self, s: p.MakeDevice) -> None:

@@ -7,7 +7,7 @@ filesystem data passed to mount(2) as a comma-separated string.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from pyruntime._dataclasses import dataclass
 
 from pyruntime.kernel import mount as m
 

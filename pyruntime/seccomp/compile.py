@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import errno
 import os
-from dataclasses import dataclass
+from pyruntime._dataclasses import dataclass
 
 from pyruntime.errors import ConfigError, PyruntimeError, describe_errno
-from pyruntime.model.config import Seccomp, SyscallRule
+from pyruntime.model.seccomp import Seccomp, SyscallRule
 
 OPS = {"SCMP_CMP_NE": 1, "SCMP_CMP_LT": 2, "SCMP_CMP_LE": 3, "SCMP_CMP_EQ": 4,
        "SCMP_CMP_GE": 5, "SCMP_CMP_GT": 6, "SCMP_CMP_MASKED_EQ": 7}

@@ -7,9 +7,9 @@ the container process sends once the filter is loaded.
 """
 from __future__ import annotations
 
-import json
 import struct
 
+from pyruntime import fastjson
 from pyruntime.errors import PyruntimeError, describe_errno
 
 
@@ -26,7 +26,7 @@ def connect_listener(path: str) -> int:
 
 def process_state(state: dict, pid: int) -> bytes:
     from pyruntime import SPEC_VERSION
-    return json.dumps({
+    return fastjson.dumps({
         "ociVersion": SPEC_VERSION,
         "fds": ["seccompFd"],
         "pid": pid,

@@ -12,24 +12,22 @@ half-way; ``delete`` removes it.
 from __future__ import annotations
 
 import fcntl
-import json
 import os
-import re
 import time
-from dataclasses import asdict, dataclass, field
 
+from pyruntime import fastjson
 from pyruntime.errors import NotFound, StateError, UsageError, from_oserror
 
 STATE_FILE = "state.json"
 FIFO = "exec.fifo"
-_ID = re.compile(r"^[\w+\-.]+$")
+_ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_+-.")
 
 
 def check_id(container_id: str) -> str:
     """runc's rule: letters, digits, _ + - . only; never '.' or '..' (no path escapes)."""
     if not container_id:
         raise UsageError("container id cannot be empty")
-    if not _ID.match(container_id) or container_id in (".", ".."):
+    if not set(container_id) <= _ID_CHARS or container_id in (".", ".."):
         raise UsageError(f"invalid container id {container_id!r}: only letters, digits and _+-. are allowed")
     return container_id
 
@@ -43,20 +41,30 @@ def rfc3339_now() -> str:
     return f"{stamp}.{digits}Z" if digits else f"{stamp}Z"
 
 
-@dataclass(frozen=True)
 class ContainerRecord:
-    """What pyruntime remembers about a container between commands."""
-    id: str
-    bundle: str
-    rootfs: str
-    created: str
-    pid: int = 0
-    pid_start: int | None = None          # /proc/<pid>/stat starttime: detects pid reuse
-    config: dict = field(default_factory=dict)   # the config.json document as created
-    cgroup: dict = field(default_factory=dict)   # manager description (cgroups.describe)
-    systemd_cgroup: bool = False
-    rootless: bool = False
-    owner: int = 0
+    """What pyruntime remembers about a container between commands (state.json).
+
+    A plain class rather than a dataclass: start, kill and delete read it, and
+    they are the commands a shim calls most; they should not import dataclasses.
+    """
+
+    FIELDS = ("id", "bundle", "rootfs", "created", "pid", "pid_start", "config", "cgroup",
+              "systemd_cgroup", "rootless", "owner")
+    __slots__ = FIELDS
+
+    def __init__(self, id: str, bundle: str, rootfs: str, created: str, pid: int = 0,
+                 pid_start: int | None = None, config: dict | None = None,
+                 cgroup: dict | None = None, systemd_cgroup: bool = False,
+                 rootless: bool = False, owner: int = 0):
+        self.id, self.bundle, self.rootfs, self.created = id, bundle, rootfs, created
+        self.pid = pid
+        self.pid_start = pid_start          # /proc/<pid>/stat starttime: detects pid reuse
+        self.config = config or {}          # the config.json document as created
+        self.cgroup = cgroup or {}          # the cgroup manager's description
+        self.systemd_cgroup, self.rootless, self.owner = systemd_cgroup, rootless, owner
+
+    def to_dict(self) -> dict:
+        return {name: getattr(self, name) for name in self.FIELDS}
 
     @property
     def annotations(self) -> dict:
@@ -81,7 +89,7 @@ class ContainerDir:
     def read(self) -> ContainerRecord | None:
         try:
             with open(os.path.join(self.path, STATE_FILE), "rb") as f:
-                return ContainerRecord(**json.loads(f.read()))
+                return ContainerRecord(**fastjson.loads(f.read()))
         except FileNotFoundError:
             return None
         except (ValueError, TypeError) as exc:
@@ -90,7 +98,7 @@ class ContainerDir:
     def write(self, record: ContainerRecord) -> None:
         tmp = os.path.join(self.path, f".{STATE_FILE}.tmp")
         with open(tmp, "w") as f:
-            json.dump(asdict(record), f, separators=(",", ":"))
+            f.write(fastjson.dumps(record.to_dict()))
         os.rename(tmp, os.path.join(self.path, STATE_FILE))
 
     def remove(self) -> None:

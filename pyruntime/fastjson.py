@@ -1,0 +1,63 @@
+"""JSON through CPython's C accelerator only, for pyruntime's hot paths.
+
+``import json`` pulls in ``re`` and ``enum`` (~7 ms here) because its pure-Python
+fallbacks use regular expressions. The C scanner and encoder in ``_json`` need
+neither, so state files, protocol messages and config.json are read and
+written with them directly. Errors (rare) fall back to the json module for
+its precise messages. Output is compact; pretty printing goes through json.
+"""
+from __future__ import annotations
+
+import _json
+
+_WS = " \t\n\r"
+
+
+class _Context:
+    """The attributes _json.make_scanner reads from a JSONDecoder."""
+    strict = True
+    object_hook = None
+    object_pairs_hook = None
+    parse_float = float
+    parse_int = int
+    parse_constant = None
+    memo: dict = {}
+
+
+def _constant(name: str):
+    return {"-Infinity": float("-inf"), "Infinity": float("inf"), "NaN": float("nan")}[name]
+
+
+_Context.parse_constant = staticmethod(_constant)
+_scan = _json.make_scanner(_Context)
+_encode = _json.make_encoder(None, None, _json.encode_basestring_ascii, None, ":", ",",
+                             False, False, True)
+
+
+def loads(data: bytes | str):
+    text = data.decode() if isinstance(data, (bytes, bytearray)) else data
+    start = len(text) - len(text.lstrip(_WS))
+    try:
+        value, end = _scan(text, start)
+    except StopIteration:
+        end = -1
+    if end < 0 or text[end:].strip(_WS):
+        import json  # the slow path, for its error message
+        return json.loads(text)
+    return value
+
+
+def dumps(value) -> str:
+    return "".join(_encode(value, 0))
+
+
+def dumps_indent(value, indent: str = "  ", _level: int = 0) -> str:
+    """Go's json.MarshalIndent layout (what `runc state` prints)."""
+    pad, inner = indent * _level, indent * (_level + 1)
+    if isinstance(value, dict) and value:
+        items = [f"{inner}{dumps(str(k))}: {dumps_indent(v, indent, _level + 1)}" for k, v in value.items()]
+        return "{\n" + ",\n".join(items) + f"\n{pad}}}"
+    if isinstance(value, (list, tuple)) and value:
+        items = [f"{inner}{dumps_indent(v, indent, _level + 1)}" for v in value]
+        return "[\n" + ",\n".join(items) + f"\n{pad}]"
+    return dumps(value)
