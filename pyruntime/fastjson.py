@@ -39,7 +39,9 @@ def loads(data: bytes | str):
     start = len(text) - len(text.lstrip(_WS))
     try:
         value, end = _scan(text, start)
-    except StopIteration:
+    except (StopIteration, ValueError, SystemError):
+        # the C scanner reports errors through json.decoder, which we did not import
+        # (SystemError "returned NULL"): let the json module find and word the error
         end = -1
     if end < 0 or text[end:].strip(_WS):
         import json  # the slow path, for its error message

@@ -108,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
         return fail(str(exc))
     except KeyboardInterrupt:
         return fail("interrupted")
-    except BrokenPipeError:
+    except BrokenPipeError:  # our stdout was closed by the reader (e.g. `| head`)
         return 1
 
 

@@ -58,7 +58,26 @@ class Channel:
 
     def send(self, kind: str, **fields) -> None:
         fields["t"] = kind
-        os.write(self.fd, fastjson.dumps(fields).encode())
+        try:
+            os.write(self.fd, fastjson.dumps(fields).encode())
+        except (BrokenPipeError, ConnectionResetError):
+            # the other side is gone; if it said why before going, that is the error
+            msg = self._pending()
+            if msg is not None and msg.get("t") == ERROR:
+                raise ChildFailed(msg["error"]) from None
+            raise ChildFailed(f"the other process exited before receiving {kind}") from None
+
+    def _pending(self) -> dict | None:
+        """A message already waiting in the socket, without blocking."""
+        import _socket
+        sock = _socket.socket(fileno=self.fd)
+        try:
+            data = sock.recv(65536, _socket.MSG_DONTWAIT)
+        except OSError:
+            data = b""
+        finally:
+            sock.detach()
+        return fastjson.loads(data) if data else None
 
     def recv(self) -> dict | None:
         data = os.read(self.fd, 65536)

@@ -181,10 +181,10 @@ def namespace_problems(linux: c.Linux) -> list[str]:
             out.append(f"linux.namespaces[{i}].path: must be an absolute path, got {ns.path!r}")
     user = linux.namespace("user")
     if user is not None and not user.path:
-        if not linux.uid_mappings:
-            out.append("linux.uidMappings: required when a new user namespace is created")
-        if not linux.gid_mappings:
-            out.append("linux.gidMappings: required when a new user namespace is created")
+        missing = [k for k, v in (("linux.uidMappings", linux.uid_mappings),
+                                  ("linux.gidMappings", linux.gid_mappings)) if not v]
+        if missing:
+            out.append(f"{' and '.join(missing)}: required when a new user namespace is created")
     elif user is None and (linux.uid_mappings or linux.gid_mappings):
         out.append("linux.uidMappings: id mappings are given but no user namespace is created")
     if linux.time_offsets:

@@ -1,8 +1,10 @@
 """Switching the container into its root, and what happens to / afterwards."""
 from __future__ import annotations
 
+import errno
 import os
 
+from pyruntime.errors import SyscallError
 from pyruntime.kernel import mount as m
 
 
@@ -13,8 +15,23 @@ def prepare_root(rootfs: str, propagation: int) -> int:
     nothing mounted from here on appears on the host.
     """
     m.mount(None, "/", None, propagation | m.MS_REC)
-    m.mount(rootfs, rootfs, None, m.MS_BIND | m.MS_REC)
+    try:
+        m.mount(rootfs, rootfs, None, m.MS_BIND | m.MS_REC)
+    except SyscallError as exc:
+        if exc.errno == errno.EACCES and _in_user_namespace():
+            raise SyscallError("mount", exc.errno, rootfs, hint=(
+                "in a user namespace the container's root is a mapped host uid: every parent "
+                "directory of the rootfs must be searchable by it")).within("root.path") from None
+        raise
     return os.open(rootfs, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+
+
+def _in_user_namespace() -> bool:
+    try:
+        with open("/proc/self/uid_map") as f:
+            return f.read().split()[:3] != ["0", "0", "4294967295"]
+    except OSError:
+        return False
 
 
 def pivot(root_fd: int) -> None:

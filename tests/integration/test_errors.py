@@ -1,0 +1,146 @@
+"""Bad input: one clear line, a non-zero exit, and nothing left behind."""
+from __future__ import annotations
+
+import glob
+import json
+import os
+
+import pytest
+
+
+def leftovers(runtime, cid: str, bundle_path: str = "") -> list[str]:
+    found = []
+    if os.path.exists(os.path.join(runtime.root, cid)):
+        found.append(f"state dir {cid}")
+    found += glob.glob(f"/sys/fs/cgroup/*/pyruntime/{cid}") + glob.glob(f"/sys/fs/cgroup/pyruntime/{cid}")
+    with open("/proc/self/mountinfo") as f:
+        found += [line for line in f if bundle_path and bundle_path in line]
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                if cid.encode() in f.read():
+                    found.append(f"process {pid}")
+        except OSError:
+            pass
+    return found
+
+
+def create_fails(runtime, bundle, *, expect: str, cid: str | None = None, extra=()) -> str:
+    cid = cid or runtime.new_id()
+    proc = runtime.run("create", "--bundle", bundle.path, *extra, cid)
+    err = proc.stderr.decode()
+    assert proc.returncode == 1, err
+    assert err.count("\n") == 1 and err.startswith("pyruntime: "), err
+    assert expect in err, err
+    assert leftovers(runtime, cid, bundle.path) == []
+    with open(runtime.log) as f:
+        assert json.loads(f.read().splitlines()[-1])["msg"] == err[len("pyruntime: "):].strip()
+    return err
+
+
+def test_malformed_json(runtime, bundle):
+    with open(os.path.join(bundle.path, "config.json"), "w") as f:
+        f.write('{"ociVersion": "1.0.0",\n "process": {,}}')
+    create_fails(runtime, bundle, expect="config.json: line 2 column 14: invalid JSON")
+
+
+@pytest.mark.parametrize("edit,expect", [
+    (lambda c: c["linux"].setdefault("resources", {}).update(memory={"limit": "64M"}),
+     'config.json: linux.resources.memory.limit: expected an integer, got string "64M"'),
+    (lambda c: c["process"].update(args=[]), "config.json: process.args: must be a non-empty array"),
+    (lambda c: c.pop("ociVersion"), "config.json: ociVersion: is required"),
+    (lambda c: c["linux"]["namespaces"].append({"type": "bogus"}),
+     "config.json: linux.namespaces[6].type: must be one of mount, pid, network"),
+    (lambda c: c["mounts"].append({"destination": "relative/dir", "type": "tmpfs", "source": "t"}),
+     "config.json: mounts[7].destination: must be an absolute path"),
+    (lambda c: c["process"].update(cwd="tmp"), "config.json: process.cwd: must be an absolute path"),
+    (lambda c: c["process"]["capabilities"]["bounding"].append("CAP_BOGUS"),
+     "process.capabilities.bounding[3]: unknown capability 'CAP_BOGUS'"),
+    (lambda c: c["linux"]["namespaces"].append({"type": "user"}),
+     "config.json: linux.uidMappings and linux.gidMappings: required when a new user namespace is created"),
+    (lambda c: c["process"].update(rlimits=[{"type": "RLIMIT_BOGUS", "soft": 1, "hard": 1}]),
+     "process.rlimits[0].type: unknown resource limit 'RLIMIT_BOGUS'"),
+])
+def test_invalid_config(runtime, bundle, edit, expect):
+    bundle.edit(edit)
+    create_fails(runtime, bundle, expect=expect)
+
+
+def test_every_problem_is_listed(runtime, bundle):
+    bundle.edit(lambda c: (c["process"].update(args=[], cwd=5), c.update(hostname=7)))
+    proc = runtime.run("create", "--bundle", bundle.path, runtime.new_id())
+    lines = proc.stderr.decode().splitlines()
+    assert proc.returncode == 1
+    assert lines == ["pyruntime: config.json: hostname: expected a string, got integer 7",
+                     "pyruntime: config.json: process.args: must be a non-empty array",
+                     "pyruntime: config.json: process.cwd: expected a string, got integer 5"]
+
+
+def test_missing_bundle(runtime, tmp_path):
+    cid = runtime.new_id()
+    proc = runtime.run("create", "--bundle", str(tmp_path / "nope"), cid)
+    assert proc.returncode == 1
+    assert proc.stderr.decode() == f"pyruntime: bundle {tmp_path / 'nope'} does not exist\n"
+    assert leftovers(runtime, cid) == []
+
+
+def test_bundle_is_a_file(runtime, tmp_path):
+    path = tmp_path / "file"
+    path.write_text("x")
+    proc = runtime.run("create", "--bundle", str(path), runtime.new_id())
+    assert proc.stderr.decode() == f"pyruntime: bundle {path} is not a directory\n"
+
+
+def test_missing_rootfs(runtime, bundle):
+    bundle.edit(lambda c: c["root"].update(path="nowhere"))
+    create_fails(runtime, bundle, expect="root.path: rootfs")
+
+
+def test_duplicate_id(runtime, bundle):
+    bundle.set_args("sleep", "60")
+    cid = runtime.new_id()
+    runtime.run("create", "--bundle", bundle.path, cid, check=True)
+    proc = runtime.run("create", "--bundle", bundle.path, cid)
+    assert proc.returncode == 1
+    assert proc.stderr.decode() == f"pyruntime: container with id exists: {cid}\n"
+    assert runtime.state(cid)["status"] == "created"  # the first one is untouched
+    runtime.run("delete", cid, check=True)
+
+
+@pytest.mark.parametrize("bad_id", ["../escape", "a/b", "..", "sp ace", ""])
+def test_bad_container_id(runtime, bundle, bad_id):
+    proc = runtime.run("create", "--bundle", bundle.path, bad_id)
+    assert proc.returncode == 1
+    assert proc.stderr.decode().count("\n") == 1
+    assert "container id" in proc.stderr.decode()
+    assert os.listdir(runtime.root) == [] if os.path.exists(runtime.root) else True
+
+
+def test_executable_not_found(runtime, bundle):
+    bundle.set_args("no-such-program")
+    create_fails(runtime, bundle, expect="executable file 'no-such-program' not found in $PATH")
+
+
+def test_cwd_missing(runtime, bundle):
+    bundle.edit(lambda c: c["process"].update(cwd="/does/not/exist"))
+    create_fails(runtime, bundle, expect="process.cwd: openat2 /does/not/exist: no such file or directory")
+
+
+def test_unknown_flag_and_command(runtime, bundle):
+    proc = runtime.run("create", "--bogus", "x")
+    assert proc.returncode == 1 and proc.stderr.decode() == "pyruntime: flag provided but not defined: -bogus (pyruntime create)\n"
+    proc = runtime.run("frobnicate")
+    assert proc.returncode == 1 and "unknown command 'frobnicate'" in proc.stderr.decode()
+
+
+def test_commands_on_missing_container(runtime):
+    for verb in ("start", "state", "kill", "delete", "pause", "resume", "ps"):
+        proc = runtime.run(verb, "missing")
+        assert proc.returncode == 1, verb
+        assert proc.stderr.decode() == "pyruntime: container does not exist\n", verb
+    assert runtime.run("delete", "--force", "missing").returncode == 0
+
+
+def test_terminal_without_console_socket(runtime, bundle):
+    bundle.edit(lambda c: c["process"].update(terminal=True))
+    create_fails(runtime, bundle, expect="process.terminal is true but no --console-socket was given")

@@ -1,0 +1,206 @@
+"""create -> start -> kill -> delete, run, exit codes, state, list, pid files."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+
+from conftest import run_container
+
+
+def wait_status(runtime, cid, want, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        proc = runtime.run("state", cid)
+        if proc.returncode == 0:
+            state = json.loads(proc.stdout)
+            if state["status"] == want:
+                return state
+        time.sleep(0.02)
+    raise AssertionError(f"{cid} never became {want}: {runtime.state(cid)}")
+
+
+def test_create_start_kill_delete(runtime, bundle):
+    bundle.set_args("sleep", "60")
+    cid = runtime.new_id()
+    runtime.run("create", "--bundle", bundle.path, cid, check=True)
+    state = runtime.state(cid)
+    assert state["status"] == "created"
+    assert state["id"] == cid and state["bundle"] == bundle.path
+    assert state["rootfs"] == bundle.rootfs and state["ociVersion"] == "1.3.0"
+    assert state["pid"] > 0 and os.path.exists(f"/proc/{state['pid']}")
+    # the init has not run the program: it is still a pyruntime process
+    with open(f"/proc/{state['pid']}/cmdline", "rb") as f:
+        assert b"sleep" not in f.read()
+    runtime.run("start", cid, check=True)
+    state = wait_status(runtime, cid, "running")
+    with open(f"/proc/{state['pid']}/cmdline", "rb") as f:
+        assert f.read().split(b"\0")[0] == b"sleep"
+    runtime.run("kill", cid, "KILL", check=True)
+    state = wait_status(runtime, cid, "stopped")
+    assert state["pid"] == 0
+    runtime.run("delete", cid, check=True)
+    assert runtime.run("state", cid).returncode != 0
+    assert not os.path.exists(os.path.join(runtime.root, cid))
+
+
+def test_state_notices_exit_by_itself(runtime, bundle):
+    bundle.set_args("sh", "-c", "exit 0")
+    cid = runtime.new_id()
+    runtime.run("create", "--bundle", bundle.path, cid, check=True)
+    runtime.run("start", cid, check=True)
+    wait_status(runtime, cid, "stopped")  # nobody told pyruntime: it looks at the pid
+    runtime.run("delete", cid, check=True)
+
+
+def test_run_exit_codes(runtime, bundle):
+    assert run_container(runtime, bundle, "sh", "-c", "exit 0")[0] == 0
+    assert run_container(runtime, bundle, "sh", "-c", "exit 3")[0] == 3
+
+
+def test_run_exit_by_signal_is_128_plus_n(runtime, bundle):
+    # pid 1 of a pid namespace cannot signal itself to death: drop the pid namespace
+    bundle.edit(lambda c: c["linux"].update(
+        namespaces=[n for n in c["linux"]["namespaces"] if n["type"] != "pid"]))
+    assert run_container(runtime, bundle, "sh", "-c", "kill -TERM $$")[0] == 128 + signal.SIGTERM
+
+
+def test_run_killed_from_outside(runtime, bundle):
+    import subprocess
+    bundle.set_args("sleep", "60")
+    cid = runtime.new_id()
+    runtime.created.add(cid)
+    proc = subprocess.Popen(runtime.cmd("run", "--bundle", bundle.path, cid),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_status(runtime, cid, "running")
+        runtime.run("kill", cid, "KILL", check=True)
+        assert proc.wait(timeout=10) == 128 + signal.SIGKILL
+    finally:
+        proc.kill()
+        proc.wait()
+    assert runtime.run("state", cid).returncode == 1  # run deleted it on the way out
+
+
+def test_run_output_and_env(runtime, bundle):
+    bundle.edit(lambda c: c["process"].update(env=["PATH=/bin", "GREETING=hi there"], cwd="/tmp"))
+    code, out, err = run_container(runtime, bundle, "sh", "-c", 'echo "$GREETING from $(pwd) as $(id -u)"')
+    assert code == 0, err
+    assert out.strip() == "hi there from /tmp as 0"
+
+
+def test_run_detached_then_delete_force(runtime, bundle):
+    bundle.set_args("sleep", "60")
+    cid = runtime.new_id()
+    runtime.run("run", "-d", "--bundle", bundle.path, cid, check=True)
+    assert runtime.state(cid)["status"] == "running"
+    refused = runtime.run("delete", cid)
+    assert refused.returncode == 1
+    assert b"not stopped" in refused.stderr
+    runtime.run("delete", "--force", cid, check=True)
+    assert runtime.run("state", cid).returncode == 1
+
+
+def test_kill_signal_forms(runtime, bundle):
+    bundle.set_args("sleep", "60")
+    for form in ("9", "KILL", "SIGKILL", "sigkill"):
+        cid = runtime.new_id()
+        runtime.run("run", "-d", "--bundle", bundle.path, cid, check=True)
+        runtime.run("kill", cid, form, check=True)
+        wait_status(runtime, cid, "stopped")
+        runtime.run("delete", cid, check=True)
+
+
+def test_kill_default_is_term_and_all(runtime, bundle):
+    bundle.set_args("sh", "-c", "sleep 60 & sleep 61 & wait")
+    cid = runtime.new_id()
+    runtime.run("run", "-d", "--bundle", bundle.path, cid, check=True)
+    time.sleep(0.2)
+    runtime.run("kill", "--all", cid, "KILL", check=True)
+    wait_status(runtime, cid, "stopped")
+    runtime.run("delete", cid, check=True)
+
+
+def test_kill_stopped_container_is_refused(runtime, bundle):
+    bundle.set_args("true")
+    cid = runtime.new_id()
+    runtime.run("run", "-d", "--bundle", bundle.path, cid, check=True)
+    wait_status(runtime, cid, "stopped")
+    proc = runtime.run("kill", cid, "KILL")
+    assert proc.returncode == 1 and b"not running" in proc.stderr
+    runtime.run("delete", cid, check=True)
+
+
+def test_pid_file(runtime, bundle, tmp_path):
+    bundle.set_args("sleep", "60")
+    cid = runtime.new_id()
+    pid_file = tmp_path / "init.pid"
+    runtime.run("create", "--bundle", bundle.path, "--pid-file", str(pid_file), cid, check=True)
+    assert int(pid_file.read_text()) == runtime.state(cid)["pid"]
+    runtime.run("delete", cid, check=True)  # a created container is deleted without --force
+
+
+def test_list_table_json_quiet(runtime, bundle):
+    bundle.set_args("sleep", "60")
+    ids = sorted(runtime.new_id() for _ in range(2))
+    for cid in ids:
+        runtime.run("run", "-d", "--bundle", bundle.path, cid, check=True)
+    table = runtime.output("list").splitlines()
+    assert table[0].split() == ["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"]
+    assert [line.split()[0] for line in table[1:]] == ids
+    assert all(line.split()[2] == "running" and line.split()[5] == "root" for line in table[1:])
+    listed = json.loads(runtime.output("list", "--format", "json"))
+    assert [c["id"] for c in listed] == ids and listed[0]["status"] == "running"
+    assert runtime.output("list", "-q").split() == ids
+
+
+def test_two_containers_at_once_are_isolated(runtime, bundle):
+    bundle.set_args("sleep", "60")
+    a, b = runtime.new_id(), runtime.new_id()
+    runtime.run("run", "-d", "--bundle", bundle.path, a, check=True)
+    runtime.run("run", "-d", "--bundle", bundle.path, b, check=True)
+    pa, pb = runtime.state(a)["pid"], runtime.state(b)["pid"]
+    assert pa != pb
+    assert os.stat(f"/proc/{pa}/ns/pid").st_ino != os.stat(f"/proc/{pb}/ns/pid").st_ino
+    for cid in (a, b):
+        runtime.run("delete", "--force", cid, check=True)
+
+
+def test_start_twice_is_refused(runtime, bundle):
+    bundle.set_args("sleep", "60")
+    cid = runtime.new_id()
+    runtime.run("run", "-d", "--bundle", bundle.path, cid, check=True)
+    proc = runtime.run("start", cid)
+    assert proc.returncode == 1
+    assert b"cannot start a container that is running" in proc.stderr
+    runtime.run("delete", "--force", cid, check=True)
+
+
+def test_log_json_has_last_error(runtime, bundle):
+    proc = runtime.run("start", "no-such-container")
+    assert proc.returncode == 1
+    with open(runtime.log) as f:
+        entries = [json.loads(line) for line in f if line.strip()]
+    assert entries[-1]["level"] == "error"
+    assert entries[-1]["msg"] == "container does not exist"
+    assert set(entries[-1]) == {"level", "msg", "time"}
+
+
+def test_log_text_format(runtime):
+    import subprocess
+    proc = subprocess.run(runtime.cmd("state", "nope", log_format="text"), capture_output=True)
+    assert proc.returncode == 1
+    assert proc.stderr.decode() == "pyruntime: container does not exist\n"
+    last = open(runtime.log).read().splitlines()[-1]
+    assert last.startswith('time="') and last.endswith('level=error msg="container does not exist"')
+
+
+def test_version_is_runc_parseable():
+    import subprocess
+    from conftest import PYRUNTIME
+    out = subprocess.run([PYRUNTIME, "--version"], capture_output=True, check=True).stdout.decode()
+    lines = out.splitlines()
+    assert lines[0].startswith("runc version ")
+    assert lines[1].startswith("commit: ") and lines[2].startswith("spec: ")
+    assert any(line.startswith("pyruntime: ") for line in lines)
