@@ -124,7 +124,7 @@ PROC_OVERRIDABLE = {"/proc/cpuinfo", "/proc/diskstats", "/proc/meminfo", "/proc/
 
 
 def check_proc_target(step) -> None:
-    target = os.path.normpath("/" + step.target)
+    target = os.path.normpath("/" + step.target.lstrip("/"))
     if target == "/proc":
         if not (isinstance(step, FsMount) and step.fstype == "proc"):
             raise ConfigError([f"{step.field}.destination: only a proc filesystem may be mounted on /proc"])

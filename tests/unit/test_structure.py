@@ -1,0 +1,123 @@
+"""Rules about the code itself: layering, start-up imports, generated files, docstrings."""
+from __future__ import annotations
+
+import ast
+import os
+import subprocess
+import sys
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+PKG = os.path.join(REPO, "pyruntime")
+
+# Lower layers never import higher ones. Infrastructure, then the spec model,
+# then one package per concern, then the lifecycle that orchestrates them, then the CLI.
+LAYERS = {
+    "errors": 0, "fastjson": 0, "_dataclasses": 0, "log": 0, "kernel": 0, "_kernel": 0,
+    "_seccomp": 0, "__init__": 0,
+    "model": 1,
+    "state": 2, "namespaces": 2, "rootfs": 2, "cgroups": 2, "seccomp": 2, "process": 2,
+    "lifecycle": 3,
+    "cli": 4,
+}
+
+
+def modules():
+    for root, _, files in os.walk(PKG):
+        for name in files:
+            if name.endswith(".py") and not name.startswith("_build") and "_build" not in root:
+                path = os.path.join(root, name)
+                rel = os.path.relpath(path, PKG)
+                yield rel, path
+
+
+def layer_of(rel: str) -> int:
+    top = rel.split(os.sep)[0].removesuffix(".py")
+    return LAYERS[top]
+
+
+def imported(path: str):
+    tree = ast.parse(open(path).read())
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("pyruntime"):
+            names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+            yield node.module if node.module != "pyruntime" else names[1]
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.startswith("pyruntime"):
+                    yield alias.name
+
+
+def test_layers_never_import_upward():
+    wrong = []
+    for rel, path in modules():
+        mine = layer_of(rel)
+        for target in imported(path):
+            parts = target.split(".")
+            top = parts[1] if len(parts) > 1 else "__init__"
+            if top not in LAYERS:
+                continue  # e.g. `from pyruntime import SPEC_VERSION`
+            if LAYERS[top] > mine:
+                wrong.append(f"{rel} imports {target}")
+    assert wrong == []
+
+
+def test_every_dataclass_has_a_docstring():
+    """dataclasses computes a docstring with inspect.signature otherwise (start-up cost)."""
+    missing = []
+    for rel, path in modules():
+        for node in ast.walk(ast.parse(open(path).read())):
+            if isinstance(node, ast.ClassDef) and any(
+                    "dataclass" in ast.unparse(d) for d in node.decorator_list):
+                if not ast.get_docstring(node):
+                    missing.append(f"{rel}:{node.name}")
+    assert missing == []
+
+
+def test_generated_validator_is_current():
+    pytest.importorskip("fastjsonschema")
+    proc = subprocess.run([sys.executable, os.path.join(REPO, "spec", "generate.py"), "--check"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout
+
+
+HEAVY = {"jsonschema", "grpc", "pyroute2", "ptrace", "typing", "argparse", "logging", "inspect",
+         "asyncio", "email", "http", "urllib", "socket", "pickle"}
+
+
+def imports_after(code: str) -> set[str]:
+    """sys.modules after running code the way the launcher starts Python (-I -S)."""
+    site = [p for p in sys.path if p.endswith("site-packages")]
+    script = (f"import sys; sys.path[:0] = [{REPO!r}]; sys.path += {site!r}\n{code}\n"
+              "print(' '.join(sorted(m for m, mod in sys.modules.items()"
+              " if type(mod).__name__ != '_DeferredModule')))")  # not loaded until used
+    out = subprocess.run([sys.executable, "-I", "-S", "-c", script], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    return set(out.stdout.split()[-1000:])
+
+
+@pytest.mark.parametrize("verb", ["start", "state", "kill", "delete", "pause"])
+def test_quick_verbs_import_little(tmp_path, verb):
+    loaded = imports_after(f"from pyruntime.cli.main import main; main(['--root', {str(tmp_path)!r}, {verb!r}, 'x'])")
+    top = {m.split(".")[0] for m in loaded}
+    assert not top & (HEAVY | {"dataclasses", "re", "json", "subprocess", "enum"}), sorted(top & (HEAVY | {"dataclasses", "re", "json", "subprocess", "enum"}))
+
+
+def test_create_path_imports_no_heavy_modules(tmp_path):
+    bundle = tmp_path / "b"
+    (bundle / "rootfs").mkdir(parents=True)
+    from pyruntime.cli.verb_spec import default_spec
+    import json
+    spec = default_spec()
+    spec["process"]["terminal"] = False
+    (bundle / "config.json").write_text(json.dumps(spec))
+    loaded = imports_after(
+        "from pyruntime.lifecycle.create import load_plan\n"
+        "from pyruntime.lifecycle.plan import CreateOptions\n"
+        "import pyruntime.lifecycle.start, pyruntime.cli.verb_run\n"
+        f"plan, doc = load_plan(CreateOptions(id='x', bundle={str(bundle)!r}))\n"
+        "from pyruntime.lifecycle import init; init.preload(plan)")
+    top = {m.split(".")[0] for m in loaded}
+    assert not top & HEAVY, sorted(top & HEAVY)
+    assert "pyruntime.model.limits" not in loaded and "pyruntime.model.seccomp" not in loaded
