@@ -55,14 +55,13 @@ rm -f "$pip_log"
 
 # where the package landed (site-packages, or the checkout when editable),
 # and where its dependencies are (_cffi_backend, jsonschema)
-pkgdir=$("$py" -c 'import os, pyruntime; print(os.path.dirname(os.path.dirname(pyruntime.__file__)))')
-sitedir=$("$py" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+pkgdir=$(cd / && "$py" -c 'import os, pyruntime; print(os.path.dirname(os.path.dirname(pyruntime.__file__)))')
+sitedir=$(cd / && "$py" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
 cat > "$BIN.tmp" <<LAUNCHER
 #!$py -IS
 # pyruntime launcher written by install.sh: isolated (-I) and without site (-S)
 import sys
-sys.path[:0] = ["$pkgdir"]
-sys.path.append("$sitedir")
+sys.path[:0] = ["$pkgdir"]$( [ "$pkgdir" = "$sitedir" ] || printf '\nsys.path.append("%s")' "$sitedir")
 from pyruntime.cli.main import main
 sys.exit(main())
 LAUNCHER

@@ -88,8 +88,10 @@ HEAVY = {"jsonschema", "grpc", "pyroute2", "ptrace", "typing", "argparse", "logg
 
 def imports_after(code: str) -> set[str]:
     """sys.modules after running code the way the launcher starts Python (-I -S)."""
+    import pyruntime  # the installed package: what the launcher runs
+    installed = os.path.dirname(os.path.dirname(pyruntime.__file__))
     site = [p for p in sys.path if p.endswith("site-packages")]
-    script = (f"import sys; sys.path[:0] = [{REPO!r}]; sys.path += {site!r}\n{code}\n"
+    script = (f"import sys; sys.path[:0] = [{installed!r}]; sys.path += {site!r}\n{code}\n"
               "print(' '.join(sorted(m for m, mod in sys.modules.items()"
               " if type(mod).__name__ != '_DeferredModule')))")  # not loaded until used
     out = subprocess.run([sys.executable, "-I", "-S", "-c", script], capture_output=True, text=True)

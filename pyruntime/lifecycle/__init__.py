@@ -1,0 +1,1 @@
+"""Container lifecycle: create (parent, stage-1 child, init and their protocol), start, kill, delete."""

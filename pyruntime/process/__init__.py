@@ -1,0 +1,1 @@
+"""The container process: identity, capabilities, rlimits, attributes, terminal, hooks."""
