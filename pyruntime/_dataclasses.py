@@ -12,9 +12,11 @@ start-up costs of the standard module, and what this does about them:
 2. ``@dataclass`` compiles each generated method (__init__, __eq__,
    __setattr__ ...) from source with ``exec``: ~0.5 ms per frozen class.
    ``dataclasses`` looks ``exec`` up as a module global, so it gets one that
-   keeps compiled code in marshal files under __pycache__, one per defining
-   module, keyed by the exact source text: same text, same code object, so
-   classes are identical to uncached ones, and a changed class just misses.
+   keeps compiled code in marshal files under <sys.prefix>/var/cache/pyruntime
+   (the venv; not the package directory, which pip must be able to remove),
+   one per defining module, keyed by the exact source text: same text, same
+   code object, so classes are identical to uncached ones, and a changed class
+   just misses.
    Files are written at install (``python -m pyruntime._dataclasses``) and
    refreshed by any run that compiled something new.
 """
@@ -25,7 +27,7 @@ import marshal
 import os
 import sys
 
-_HERE = os.path.dirname(os.path.abspath(__file__))
+_CACHE_DIR = os.path.join(sys.prefix, "var", "cache", "pyruntime")
 _TAG = sys.implementation.cache_tag
 _by_module: dict[str, dict] = {}
 _new: set[str] = set()
@@ -44,9 +46,7 @@ class _DeferredModule(type(sys)):
 
 
 def _cache_path(module: str) -> str:
-    rel = module.split(".")[1:]  # pyruntime.a.b -> a/__pycache__/b....
-    folder = os.path.join(_HERE, *rel[:-1], "__pycache__")
-    return os.path.join(folder, f"{rel[-1] if rel else '__init__'}.dataclasses.{_TAG}.marshal")
+    return os.path.join(_CACHE_DIR, f"{module}.dataclasses.{_TAG}.marshal")
 
 
 def _codes_for(module: str) -> dict:
