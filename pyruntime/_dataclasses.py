@@ -12,8 +12,9 @@ start-up costs of the standard module, and what this does about them:
 2. ``@dataclass`` compiles each generated method (__init__, __eq__,
    __setattr__ ...) from source with ``exec``: ~0.5 ms per frozen class.
    ``dataclasses`` looks ``exec`` up as a module global, so it gets one that
-   keeps compiled code in marshal files under <sys.prefix>/var/cache/pyruntime
-   (the venv; not the package directory, which pip must be able to remove),
+   keeps compiled code in marshal files under <venv>/var/cache/pyruntime (the
+   interpreter's prefix, known even under -S; not the package directory,
+   which pip must be able to remove),
    one per defining module, keyed by the exact source text: same text, same
    code object, so classes are identical to uncached ones, and a changed class
    just misses.
@@ -27,7 +28,7 @@ import marshal
 import os
 import sys
 
-_CACHE_DIR = os.path.join(sys.prefix, "var", "cache", "pyruntime")
+_CACHE_DIR = os.path.join(os.path.dirname(os.path.dirname(sys.executable)), "var", "cache", "pyruntime")
 _TAG = sys.implementation.cache_tag
 _by_module: dict[str, dict] = {}
 _new: set[str] = set()
