@@ -70,11 +70,12 @@ def create(store: Store, plan: ContainerPlan, raw_config: dict) -> Created:
         parent, child = sync.Channel.pair()
         undo.callback(parent.close)
 
+        cgroup_fd = _unified_dir_fd(plan, manager, undo)
         stage1_pid = os.fork()
         if stage1_pid == 0:
             parent.close()
             cdir.close()  # its flock is shared by fork: holding it would lock out every later command
-            stage1.run(plan.ns, child, joined, lambda: init.main(plan, child, fds))
+            stage1.run(plan.ns, child, joined, lambda: init.main(plan, child, fds), cgroup_fd)
         child.close()
         for _, fd in joined:
             os.close(fd)
@@ -131,6 +132,16 @@ def _init_fds(plan: ContainerPlan, state_dir: str, undo) -> init.InitFds:
     return fds
 
 
+def _unified_dir_fd(plan: ContainerPlan, manager, undo) -> int:
+    """The container's cgroup v2 directory, for clone3 CLONE_INTO_CGROUP (or -1)."""
+    unified = plan.cgroup_layout.unified
+    if not plan.cgroup_self_join or not unified:
+        return -1
+    fd = os.open(unified + plan.cgroup_path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    undo.callback(_close_quietly, fd)
+    return fd
+
+
 def _open_joined(plan: ContainerPlan):
     from pyruntime.namespaces import enter
     if not plan.ns.join:
@@ -150,10 +161,11 @@ def _run_protocol(plan: ContainerPlan, manager, chan: sync.Channel, stage1_pid: 
         msg = chan.wait_for(sync.INIT_PID, "stage-1 child")
     init_pid = msg["pid"]
     kill_list.insert(0, init_pid)
-    # while the init sets up its rootfs; it waits for CGROUP_DONE before it makes its
-    # cgroup namespace or mounts a cgroup view, and long before it runs user code
-    manager.add(init_pid)
-    chan.send(sync.CGROUP_DONE)
+    if not plan.cgroup_self_join:
+        # meanwhile the init sets up its rootfs; it waits for CGROUP_DONE before it
+        # makes its cgroup namespace or mounts a cgroup view, long before user code
+        manager.add(init_pid)
+        chan.send(sync.CGROUP_DONE)
     _reap(stage1_pid)
     kill_list.remove(stage1_pid)
     hooks = plan.spec.hooks

@@ -61,6 +61,15 @@ class ContainerPlan:
     def id(self) -> str:
         return self.options.id
 
+    @property
+    def cgroup_self_join(self) -> bool:
+        """Whether the init joins its cgroup itself (see lifecycle.init.join_cgroup).
+
+        Not with a user namespace: its root is not the owner of the host's cgroup
+        files, so the parent writes the pid there instead.
+        """
+        return not self.ns.has("user")
+
 
 def make_plan(spec: Spec, options: CreateOptions, host: HostFacts) -> ContainerPlan:
     problems = []

@@ -23,8 +23,13 @@ def maps_root(id_map: str) -> bool:
     return False
 
 
-def run(ns: NamespacePlan, chan: sync.Channel, joined: list[tuple[str, int]], init_main) -> None:
-    """Never returns: exits once the init is forked (or after reporting an error)."""
+def run(ns: NamespacePlan, chan: sync.Channel, joined: list[tuple[str, int]], init_main,
+        cgroup_fd: int = -1) -> None:
+    """Never returns: exits once the init is forked (or after reporting an error).
+
+    With ``cgroup_fd`` (a cgroup v2 directory) the init is born in that cgroup
+    (clone3 CLONE_INTO_CGROUP): no migration, no cgroup-wide lock.
+    """
     try:
         # from here the process is in or near the container: keep /proc/<pid> closed to it
         proc.prctl(proc.PR_SET_DUMPABLE, 0)
@@ -43,7 +48,7 @@ def run(ns: NamespacePlan, chan: sync.Channel, joined: list[tuple[str, int]], in
             k.unshare(flags)
         if ns.time_offsets:
             enter.write_time_offsets(ns.time_offsets)
-        pid = os.fork()
+        pid = k.clone3_fork(0, cgroup_fd) if cgroup_fd >= 0 else os.fork()
         if pid == 0:
             init_main()  # never returns
             os._exit(1)

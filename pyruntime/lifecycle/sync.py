@@ -14,9 +14,9 @@ They talk over one SOCK_SEQPACKET socketpair, one JSON object per message:
     USERNS       stage1   parent   stage1 made its user namespace: write its id maps
     USERNS_DONE  parent   stage1   the maps are written
     INIT_PID     stage1   parent   the init is forked; {"pid": host pid}
-    CGROUP_DONE  parent   init     the init is in its cgroup: it may now make its
-                                   cgroup namespace (the parent's slow cgroup
-                                   writes overlap the init's rootfs setup)
+    CGROUP_DONE  parent   init     with a user namespace only: the parent has put
+                                   the init in its cgroup (otherwise the init
+                                   joins by itself, see init.join_cgroup)
     HOOKS        init     parent   mounts are done, before pivot_root: run the
                                    prestart and createRuntime hooks
     HOOKS_DONE   parent   init     those hooks succeeded
