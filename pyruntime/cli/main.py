@@ -108,6 +108,10 @@ def main(argv: list[str] | None = None) -> int:
         return fail(str(exc))
     except KeyboardInterrupt:
         return fail("interrupted")
+    except Exception as exc:  # a bug: still one line, with the traceback in --debug logs
+        import traceback
+        log.debug("".join(traceback.format_exception(exc)))
+        return fail(f"internal error: {type(exc).__name__}: {exc}")
     except BrokenPipeError:  # our stdout was closed by the reader (e.g. `| head`)
         return 1
 

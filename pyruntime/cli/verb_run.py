@@ -44,11 +44,10 @@ def run(ctx, verb: str, argv: list[str]) -> int:
             raise UsageError("run -d with process.terminal needs --console-socket")
         from pyruntime.process.ptyproxy import PtyProxy
         terminal_proxy = PtyProxy()
-        plan = terminal_proxy.attach(plan)
     if not opts["detach"]:
         proc.prctl(proc.PR_SET_CHILD_SUBREAPER, 1)
     store = ctx.store()
-    created = create(store, plan, doc)
+    created = create(store, plan, doc, terminal_proxy.theirs if terminal_proxy else -1)
     c = Container(store.open(options.id))
     try:
         if terminal_proxy is not None:

@@ -49,7 +49,8 @@ def _rootfs_of(spec, bundle: str) -> str:
     return os.path.normpath(p if os.path.isabs(p) else os.path.join(bundle, p))
 
 
-def create(store: Store, plan: ContainerPlan, raw_config: dict) -> Created:
+def create(store: Store, plan: ContainerPlan, raw_config: dict, console_fd: int = -1) -> Created:
+    """``console_fd``: a socket to send the pty master to, instead of --console-socket (run -t)."""
     for warning in plan.warnings:
         log.warning(warning)
     with contextlib.ExitStack() as undo:
@@ -65,7 +66,11 @@ def create(store: Store, plan: ContainerPlan, raw_config: dict) -> Created:
         manager.apply(_cgroup_resources(plan))
 
         init.preload(plan)
-        fds = _init_fds(plan, cdir.path, undo)
+        fds = _init_fds(plan, cdir.path, undo, console_fd)
+        if plan.cgroup_self_join:
+            fds.cgroup_tasks = init.open_tasks_files(
+                m + plan.cgroup_path for m in plan.cgroup_layout.v1_mounts)
+            undo.callback(lambda: [_close_quietly(fd) for _, fd in fds.cgroup_tasks])
         joined = _open_joined(plan)
         parent, child = sync.Channel.pair()
         undo.callback(parent.close)
@@ -92,7 +97,7 @@ def create(store: Store, plan: ContainerPlan, raw_config: dict) -> Created:
         if plan.options.pid_file:
             write_pid_file(plan.options.pid_file, init_pid)
         undo.pop_all()
-    for fd in (fds.console, fds.notify, fds.state_dir):
+    for fd in (fds.console, fds.notify, fds.state_dir, *(fd for _, fd in fds.cgroup_tasks)):
         if fd >= 0:
             os.close(fd)
     cdir.close()
@@ -108,11 +113,14 @@ def _cgroup_resources(plan: ContainerPlan):
     return replace(res, devices=effective_rules(res.devices, plan.spec.linux.devices))
 
 
-def _init_fds(plan: ContainerPlan, state_dir: str, undo) -> init.InitFds:
+def _init_fds(plan: ContainerPlan, state_dir: str, undo, console_fd: int = -1) -> init.InitFds:
     fds = init.InitFds(preserve=plan.options.preserve_fds)
     fds.state_dir = os.open(state_dir, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     undo.callback(_close_quietly, fds.state_dir)
-    if plan.spec.process.terminal:
+    if plan.spec.process.terminal and console_fd >= 0:
+        fds.console = os.dup(console_fd)
+        undo.callback(_close_quietly, fds.console)
+    elif plan.spec.process.terminal:
         if not plan.options.console_socket:
             raise PyruntimeError("process.terminal is true but no --console-socket was given")
         from pyruntime.process import console

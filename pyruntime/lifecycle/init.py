@@ -25,11 +25,11 @@ from pyruntime._dataclasses import dataclass, field
 import resource  # noqa: F401  (used by process.rlimits after pivot_root)
 
 from pyruntime.errors import PyruntimeError
-from pyruntime.kernel import fd as kfd, ns as k, proc
+from pyruntime.kernel import ns as k, proc
 from pyruntime.lifecycle import sync
 from pyruntime.lifecycle.plan import ContainerPlan
-from pyruntime.process import attributes, caps as capsmod, execpath, identity, rlimits
-from pyruntime.rootfs import pivot, safepath
+from pyruntime.process import attributes, launch
+from pyruntime.rootfs import pivot
 from pyruntime.rootfs.cgroupfs import CgroupView
 from pyruntime.rootfs.devices import open_host_null
 from pyruntime.rootfs.mounts import Executor
@@ -42,6 +42,7 @@ class InitFds:
     console: int = -1          # connected --console-socket
     notify: int = -1           # connected seccomp listener socket
     preserve: int = 0          # fds 3..3+N-1 pass into the container
+    cgroup_tasks: list = field(default_factory=list)  # (path, fd) of v1 tasks files to join
     seccomp: object = None     # seccomp.compile.Program, compiled in the parent
     hook_state: dict = field(default_factory=dict)
     wait_fifo: bool = True     # False for exec: run at once
@@ -56,9 +57,11 @@ def container_state_json(plan: ContainerPlan, status: str, pid: int) -> bytes:
 def main(plan: ContainerPlan, chan: sync.Channel, fds: InitFds) -> None:
     """Never returns."""
     try:
+        if fds.notify >= 0:
+            fds.hook_state["host_pid"] = host_pid()
         if not plan.options.no_new_keyring:
             _join_keyring(plan.id)
-        root_fd = _build_rootfs(plan, chan)
+        root_fd = _build_rootfs(plan, chan, fds)
         _enter_root(plan, root_fd, fds)
         target, env = _finish_process(plan, fds)
         chan.send(sync.READY)
@@ -90,6 +93,15 @@ def preload(plan: ContainerPlan) -> None:
         import pyruntime.rootfs.idmap  # noqa: F401
 
 
+def host_pid() -> int:
+    """Our pid as the runtime sees it: the first NSpid of the host's /proc (before pivot_root)."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("NSpid:"):
+                return int(line.split()[1])
+    return os.getpid()
+
+
 def _join_keyring(container_id: str) -> None:
     try:
         proc.keyctl_join_session(f"_ses.{container_id}")
@@ -97,7 +109,7 @@ def _join_keyring(container_id: str) -> None:
         pass  # keyrings disabled or not permitted (e.g. in a user namespace): runc ignores it too
 
 
-def _build_rootfs(plan: ContainerPlan, chan: sync.Channel) -> int:
+def _build_rootfs(plan: ContainerPlan, chan: sync.Channel, fds: InitFds) -> int:
     os.umask(0)
     root_fd = pivot.prepare_root(plan.rootfs, plan.root_propagation)
     # the parent's view of the hierarchies: in a new cgroup namespace mountinfo
@@ -106,7 +118,7 @@ def _build_rootfs(plan: ContainerPlan, chan: sync.Channel) -> int:
     null_fd = open_host_null()
     joined = []
     if plan.cgroup_self_join:
-        join_cgroup(plan)
+        join_cgroup(fds.cgroup_tasks)
 
     def cgroup_ready() -> None:
         if not joined:
@@ -137,24 +149,42 @@ def _build_rootfs(plan: ContainerPlan, chan: sync.Channel) -> int:
     return root_fd
 
 
-def join_cgroup(plan: ContainerPlan) -> None:
+def open_tasks_files(dirs) -> list[tuple[str, int]]:
+    """In the parent: write fds of each v1 cgroup's ``tasks`` file, for join_cgroup.
+
+    Opened on the host side: after the child joins a container's mount
+    namespace the host's /sys/fs/cgroup paths are gone.
+    """
+    out = []
+    try:
+        for d in dirs:
+            path = os.path.join(d, "tasks")
+            try:
+                out.append((path, os.open(path, os.O_WRONLY | os.O_CLOEXEC)))
+            except OSError as exc:
+                raise PyruntimeError(f"cgroup {path}: open: {os.strerror(exc.errno).lower()}") from None
+        return out
+    except BaseException:
+        for _, fd in out:
+            os.close(fd)
+        raise
+
+
+def join_cgroup(tasks: list[tuple[str, int]]) -> None:
     """Move ourselves into the container's cgroup in every v1 hierarchy.
 
     Writing "0" to a v1 ``tasks`` file moves the calling thread without the
     cgroup-wide rwsem that a cgroup.procs write of another pid takes, whose
     RCU grace period costs 10-25 ms per container (we are single-threaded,
-    so the thread is the process). The v2 hierarchy was joined at birth.
+    so the thread is the process). The v2 hierarchy was joined at birth
+    (clone3 CLONE_INTO_CGROUP).
     """
-    for mount in plan.cgroup_layout.v1_mounts:
-        path = f"{mount}{plan.cgroup_path}/tasks"
+    for path, fd in tasks:
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
-            try:
-                os.write(fd, b"0")
-            finally:
-                os.close(fd)
+            os.write(fd, b"0")
         except OSError as exc:
             raise PyruntimeError(f"cgroup {path}: joining: {os.strerror(exc.errno).lower()}") from None
+        os.close(fd)
 
 
 def _enter_root(plan: ContainerPlan, root_fd: int, fds: InitFds) -> None:
@@ -185,45 +215,9 @@ def _enter_root(plan: ContainerPlan, root_fd: int, fds: InitFds) -> None:
 
 def _finish_process(plan: ContainerPlan, fds: InitFds) -> tuple[str, dict[str, str]]:
     """Everything about the process before it may run: returns (program path, env)."""
-    process = plan.spec.process
-    chdir_in_root(process.cwd)
-    rlimits.apply(process.rlimits)
-    attributes.apply_before_identity(plan.spec)
-    env = execpath.env_dict(process.env)
-    last = capsmod.last_cap()
-    capsmod.drop_bounding(plan.caps, last)
-    identity.become(process.user, lambda: capsmod.apply_sets(plan.caps, last))
-    if process.no_new_privileges:
-        proc.prctl(proc.PR_SET_NO_NEW_PRIVS, 1)
-    if "HOME" not in env:
-        env["HOME"] = execpath.home_of(process.user.uid)
-    target = execpath.lookup(process.args[0], env)
-    return target, env
-
-
-def chdir_in_root(cwd: str) -> None:
-    """chdir to cwd resolved inside the (new) root, never through a magic link.
-
-    A cwd like /proc/self/fd/N would otherwise reach a directory fd of the
-    runtime on the host (CVE-2024-21626).
-    """
-    root = os.open("/", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        fd = safepath.open_in_root(root, cwd, os.O_PATH | os.O_DIRECTORY)
-        try:
-            os.fchdir(fd)
-        finally:
-            os.close(fd)
-    except PyruntimeError as exc:
-        raise exc.within("process.cwd") from None
-    finally:
-        os.close(root)
-    try:
-        here = os.getcwd()
-    except OSError:
-        here = ""
-    if not here.startswith("/"):
-        raise PyruntimeError(f"process.cwd: {cwd} resolves outside the container")
+    if fds.seccomp is not None:
+        fds.seccomp = launch.Seccomp(fds.seccomp, fds.notify, fds.hook_state)
+    return launch.prepare(plan.spec.process, plan.caps, plan.spec, fds.seccomp)
 
 
 def _wait_for_start(state_dir: int) -> None:
@@ -237,15 +231,8 @@ def _wait_for_start(state_dir: int) -> None:
 
 
 def _exec(plan: ContainerPlan, target: str, env: dict[str, str], fds: InitFds) -> None:
-    process = plan.spec.process
     if plan.spec.hooks.start_container:
         from pyruntime.process.hooks import run_all
         run_all(plan.spec.hooks.start_container, container_state_json(plan, "running", os.getpid()),
                 "start_container")
-    # no fd of the runtime reaches the container (CVE-2024-21626): all but 0-2
-    # and the preserved ones close on exec
-    kfd.close_range(3 + fds.preserve, 0xFFFFFFFF, kfd.CLOSE_RANGE_CLOEXEC)
-    if fds.seccomp is not None:
-        from pyruntime.seccomp.load import load
-        load(fds.seccomp, fds.notify, fds.hook_state)
-    os.execve(target, list(process.args), env)
+    launch.execute(plan.spec.process, target, env, fds.preserve, fds.seccomp)

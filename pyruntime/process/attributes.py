@@ -154,10 +154,10 @@ def check_host_features(spec: Spec) -> None:
         raise PyruntimeError("linux.intelRdt: resctrl is not mounted on this host (/sys/fs/resctrl)")
 
 
-def apply_before_identity(spec: Spec) -> None:
-    """In the init, after pivot_root, while still privileged."""
+def apply_before_identity(spec: Spec, process: Process) -> None:
+    """In the container (init or exec), after pivot_root, while still privileged."""
     apply_personality(spec)
-    apply_scheduler(spec.process)
-    apply_io_priority(spec.process)
+    apply_scheduler(process)
+    apply_io_priority(process)
     apply_memory_policy(spec.linux.memory_policy)
-    apply_lsm(spec.process)
+    apply_lsm(process)

@@ -57,10 +57,10 @@ def set_size(fd: int, height: int, width: int) -> None:
     fcntl.ioctl(fd, TIOCSWINSZ, struct.pack("HHHH", height, width, 0, 0))
 
 
-def setup(console_fd: int, size, root_fd: int) -> None:
-    """In the init, after pivot_root: make the pty, send its master, adopt the slave.
+def setup(console_fd: int, size, root_fd: int, bind_console: bool = True) -> None:
+    """In the container, after pivot_root: make the pty, send its master, adopt the slave.
 
-    The slave also becomes /dev/console (a bind mount, as runc does).
+    For the init the slave also becomes /dev/console (a bind mount, as runc does).
     """
     try:
         master, slave = os.openpty()
@@ -72,7 +72,8 @@ def setup(console_fd: int, size, root_fd: int) -> None:
     send_fd(console_fd, master, name)
     os.close(master)
     os.close(console_fd)
-    _bind_console(root_fd, name)
+    if bind_console:
+        _bind_console(root_fd, name)
     os.setsid()
     fcntl.ioctl(slave, TIOCSCTTY, 0)
     for target in (0, 1, 2):

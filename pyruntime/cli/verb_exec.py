@@ -1,0 +1,119 @@
+"""pyruntime exec [options] ID [COMMAND ARGS...]  |  pyruntime exec --process FILE ID
+
+Without --process the new process starts from the container's own process
+settings (env, cwd, user, capabilities, rlimits), with the flags applied on
+top, as runc does.
+"""
+from __future__ import annotations
+
+from pyruntime.cli.common import open_container
+from pyruntime.cli.flags import Flag, parse
+from pyruntime.errors import UsageError
+
+FLAGS = (
+    Flag(("process", "p"), "str", "", "process.json with the process to run"),
+    Flag(("tty", "t"), "bool", False, "allocate a pty (needs --console-socket)"),
+    Flag(("console-socket",), "str", "", "unix socket that receives the pty master"),
+    Flag(("cwd",), "str", "", "working directory in the container"),
+    Flag(("env", "e"), "list", [], "NAME=value (repeatable)"),
+    Flag(("user", "u"), "str", "", "uid[:gid]"),
+    Flag(("additional-gids", "g"), "list", [], "supplementary gid (repeatable)"),
+    Flag(("cap", "c"), "list", [], "add a capability (repeatable)"),
+    Flag(("no-new-privs",), "bool", False, "set no_new_privs"),
+    Flag(("apparmor",), "str", "", "AppArmor profile"),
+    Flag(("process-label",), "str", "", "SELinux label"),
+    Flag(("detach", "d"), "bool", False, "return once the process started"),
+    Flag(("pid-file",), "str", "", "write the process's pid here"),
+    Flag(("preserve-fds",), "int", 0, "pass fds 3..3+N-1 to the process"),
+    Flag(("ignore-paused",), "bool", False, "allow exec in a paused container"),
+    Flag(("cgroup",), "str", "", "run in this sub-cgroup of the container (v2: PATH)"),
+    Flag(("pidfd-socket",), "str", "", "accepted for compatibility"),
+)
+
+
+def build_process(c, opts: dict, args: list[str]):
+    """The Process to run: from --process, or the container's process plus flags."""
+    from pyruntime.model import parse, read_json, validate
+    from pyruntime.errors import ConfigError
+    if opts["process"]:
+        doc = read_json(opts["process"], "process.json")
+        validate.check_schema(doc, "process.json", wrap="process")
+        process = parse.process(doc)
+        problems = validate.process_problems(process, "process")
+        if problems:
+            raise ConfigError(problems, "process.json")
+        return process
+    if not args:
+        raise UsageError('"exec" needs a command to run, or --process FILE')
+    base = dict(c.record.config.get("process") or {})
+    base["args"] = args
+    base["terminal"] = opts["tty"]
+    base.pop("consoleSize", None)
+    if opts["cwd"]:
+        base["cwd"] = opts["cwd"]
+    base["env"] = list(base.get("env") or []) + opts["env"]
+    user = dict(base.get("user") or {})
+    if opts["user"]:
+        uid, _, gid = opts["user"].partition(":")
+        if not uid.isdigit() or (gid and not gid.isdigit()):
+            raise UsageError(f"--user {opts['user']!r}: expected uid[:gid] as numbers")
+        user["uid"] = int(uid)
+        user["gid"] = int(gid) if gid else user.get("gid", 0)
+    if opts["additional_gids"]:
+        if not all(g.isdigit() for g in opts["additional_gids"]):
+            raise UsageError("--additional-gids takes numeric gids")
+        user["additionalGids"] = [int(g) for g in opts["additional_gids"]]
+    base["user"] = user
+    if opts["cap"]:
+        caps = {k: list(v) for k, v in (base.get("capabilities") or {}).items()}
+        for name in opts["cap"]:
+            for which in ("bounding", "effective", "permitted"):
+                caps.setdefault(which, []).append(name)
+        base["capabilities"] = caps
+    if opts["no_new_privs"]:
+        base["noNewPrivileges"] = True
+    if opts["apparmor"]:
+        base["apparmorProfile"] = opts["apparmor"]
+    if opts["process_label"]:
+        base["selinuxLabel"] = opts["process_label"]
+    process = parse.process(base)
+    problems = validate.process_problems(process, "process")
+    if problems:
+        raise ConfigError(problems, "exec")
+    return process
+
+
+def run(ctx, verb: str, argv: list[str]) -> int:
+    from pyruntime.lifecycle import exec as execmod
+    from pyruntime.model import parse as modelparse
+    from pyruntime.process import caps as capsmod
+    from pyruntime.state.status import PAUSED, require
+    opts, args = parse(FLAGS, argv, verb)
+    if not args:
+        raise UsageError('"exec" requires a container id')
+    c = open_container(ctx, args[0])
+    try:
+        status = c.status()
+        if not (status == PAUSED and opts["ignore_paused"]):
+            require(status, "exec", c.id)
+        process = build_process(c, opts, args[1:])
+        spec = modelparse.spec(c.record.config)
+        caps, _ = capsmod.plan(process.capabilities)
+        manager = c.manager()
+        cgroup_dirs, unified = (), ""
+        if manager is not None:
+            desc = manager.describe()
+            unified = (desc.get("unified") or "") + desc["path"] if desc.get("unified") else ""
+            cgroup_dirs = tuple(d for d in manager.dirs() if not unified or d != unified)
+            if opts["cgroup"]:
+                if not unified:
+                    raise UsageError("--cgroup needs a cgroup v2 hierarchy")
+                unified = f"{unified}/{opts['cgroup'].split(':')[-1].strip('/')}"
+        plan = execmod.ExecPlan(
+            spec=spec, process=process, caps=caps, init_pid=c.record.pid,
+            cgroup_dirs=cgroup_dirs, unified_dir=unified, self_join=not spec.linux.namespace("user"),
+            console_socket=opts["console_socket"], preserve_fds=opts["preserve_fds"],
+            detach=opts["detach"], pid_file=opts["pid_file"])
+        return execmod.run(c, plan)
+    finally:
+        c.dir.close()

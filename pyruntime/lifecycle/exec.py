@@ -1,0 +1,165 @@
+"""exec: a new process inside a running container.
+
+Same shape as create, smaller: the parent plans (process, capabilities,
+seccomp compiled once), a stage-1 child becomes non-dumpable and joins every
+namespace of the container's init (user first, mount last), then forks the
+process so it is inside the pid (and time) namespace; that child joins the
+container's cgroup, takes its identity and execs. Messages are the ones in
+``sync`` (INIT_PID for the process, CGROUP_DONE with a user namespace, READY).
+
+The runtime process joining the container must never be reachable from it:
+it turns non-dumpable before the first setns, so /proc/<pid>/exe and
+/proc/<pid>/fd of it are closed to the container (CVE-2019-5736).
+"""
+from __future__ import annotations
+
+import os
+
+from pyruntime._dataclasses import dataclass
+from pyruntime.errors import PyruntimeError
+from pyruntime.kernel import ns as k, proc
+from pyruntime.lifecycle import sync
+from pyruntime.lifecycle.container import Container
+from pyruntime.model.config import Process, Spec
+from pyruntime.namespaces import enter
+from pyruntime.process import caps as capsmod, launch
+
+
+@dataclass(frozen=True)
+class ExecPlan:
+    """One exec, fully decided in the parent."""
+    spec: Spec                 # the container's config (for linux-wide settings)
+    process: Process
+    caps: capsmod.CapPlan
+    init_pid: int
+    cgroup_dirs: tuple[str, ...]   # v1 directories the process moves itself into
+    unified_dir: str               # the cgroup v2 directory it is born in ("" if none)
+    self_join: bool                # False with a user namespace: the parent moves it
+    console_socket: str = ""
+    preserve_fds: int = 0
+    detach: bool = False
+    pid_file: str = ""
+
+
+def run(c: Container, plan: ExecPlan) -> int:
+    """Start the process; wait for it unless detached. Returns its exit status (or 0)."""
+    from pyruntime.lifecycle.create import write_pid_file
+    joined = enter.open_of_process(plan.init_pid, ("user", "ipc", "uts", "network", "pid",
+                                                   "cgroup", "time", "mount"))
+    seccomp = None
+    if plan.spec.linux.seccomp is not None:
+        from pyruntime.seccomp.compile import compile_profile
+        seccomp = launch.Seccomp(compile_profile(plan.spec.linux.seccomp))
+    console, proxy = -1, None
+    if plan.process.terminal:
+        if plan.console_socket:
+            from pyruntime.process import console as consolemod
+            console = consolemod.connect(plan.console_socket)
+        elif plan.detach:
+            raise PyruntimeError("exec --tty --detach needs --console-socket")
+        else:  # foreground: we hold the pty and copy our stdio to it
+            from pyruntime.process.ptyproxy import PtyProxy
+            proxy = PtyProxy()
+            console = os.dup(proxy.theirs)
+    cgroup_fd, tasks = -1, []
+    if plan.self_join:
+        from pyruntime.lifecycle.init import open_tasks_files
+        tasks = open_tasks_files(plan.cgroup_dirs)
+        if plan.unified_dir:
+            cgroup_fd = os.open(plan.unified_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    _preload(plan)
+    if not plan.detach:
+        proc.prctl(proc.PR_SET_CHILD_SUBREAPER, 1)  # the process becomes our child to wait for
+    parent, child = sync.Channel.pair()
+    stage1_pid = os.fork()
+    if stage1_pid == 0:
+        parent.close()
+        c.dir.close()
+        _stage1(plan, child, joined, cgroup_fd, tasks, console, seccomp)
+    child.close()
+    for _, fd in joined + tasks:
+        os.close(fd)
+    for fd in (cgroup_fd, console):
+        if fd >= 0:
+            os.close(fd)
+    pid = 0
+    try:
+        pid = parent.wait_for(sync.INIT_PID, "exec child")["pid"]
+        os.waitpid(stage1_pid, 0)
+        if not plan.self_join:
+            manager = c.manager()
+            if manager is not None:
+                manager.add(pid)
+            parent.send(sync.CGROUP_DONE)
+        parent.wait_for(sync.READY, "exec process")
+    except BaseException:
+        for p in (pid, stage1_pid):
+            if p:
+                try:
+                    os.kill(p, 9)
+                except ProcessLookupError:
+                    pass
+        raise
+    finally:
+        parent.close()
+    if plan.pid_file:
+        write_pid_file(plan.pid_file, pid)
+    c.dir.close()  # the lock is for setting up, not for the life of the process
+    if plan.detach:
+        return 0
+    from pyruntime.cli.verb_run import exit_status, wait_for
+    if proxy is not None:
+        proxy.receive()
+    return exit_status(wait_for(pid, proxy))
+
+
+def _preload(plan: ExecPlan) -> None:
+    """Imports the child needs after it joined the container's mount namespace."""
+    import resource  # noqa: F401
+    from pyruntime.seccomp import load  # noqa: F401
+    if plan.process.terminal:
+        import _socket  # noqa: F401
+
+
+def _stage1(plan: ExecPlan, chan: sync.Channel, joined, cgroup_fd: int, tasks, console: int,
+            seccomp) -> None:
+    try:
+        proc.prctl(proc.PR_SET_DUMPABLE, 0)
+        affinity = plan.process.exec_cpu_affinity
+        if affinity is not None and affinity.initial:
+            from pyruntime.process.attributes import parse_cpu_list
+            os.sched_setaffinity(0, parse_cpu_list(affinity.initial))
+        enter.join(joined)
+        pid = k.clone3_fork(0, cgroup_fd) if cgroup_fd >= 0 else os.fork()
+        if pid == 0:
+            _process(plan, chan, tasks, console, seccomp)
+            os._exit(1)
+        chan.send(sync.INIT_PID, pid=pid)
+        os._exit(0)
+    except BaseException as exc:  # noqa: BLE001
+        sync.fail_child(chan, exc)
+
+
+def _process(plan: ExecPlan, chan: sync.Channel, tasks, console: int, seccomp) -> None:
+    try:
+        if plan.self_join:
+            from pyruntime.lifecycle.init import join_cgroup
+            join_cgroup(tasks)
+        else:
+            chan.wait_for_cgroup_done()
+        if plan.process.terminal:
+            from pyruntime.process.console import setup
+            root = os.open("/", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+            try:
+                setup(console, plan.process.console_size, root, bind_console=False)
+            finally:
+                os.close(root)
+        if plan.process.exec_cpu_affinity is not None and plan.process.exec_cpu_affinity.final:
+            from pyruntime.process.attributes import parse_cpu_list
+            os.sched_setaffinity(0, parse_cpu_list(plan.process.exec_cpu_affinity.final))
+        target, env = launch.prepare(plan.process, plan.caps, plan.spec, seccomp)
+        chan.send(sync.READY)
+        chan.close()
+        launch.execute(plan.process, target, env, plan.preserve_fds, seccomp)
+    except BaseException as exc:  # noqa: BLE001
+        sync.fail_child(chan, exc)

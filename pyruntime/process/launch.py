@@ -1,0 +1,89 @@
+"""The last steps before a container program runs, shared by the init and exec.
+
+    target, env = prepare(process, caps, spec, seccomp)   # may fail: still reportable
+    execute(process, target, env, preserve_fds, seccomp)  # never returns
+
+Seccomp goes in as late as the kernel allows: right before execve when
+no_new_privs is set or the process keeps CAP_SYS_ADMIN; otherwise (the kernel
+requires one of the two) before the identity change, while privileged, as
+runc does. Either way the filter was compiled in the parent.
+"""
+from __future__ import annotations
+
+import os
+
+from pyruntime.errors import PyruntimeError
+from pyruntime.kernel import fd as kfd, proc
+from pyruntime.model.config import Process, Spec
+from pyruntime.process import attributes, caps as capsmod, execpath, identity, rlimits
+from pyruntime.rootfs import safepath
+
+CAP_SYS_ADMIN = 21
+
+
+class Seccomp:
+    """A compiled filter, where its notify fd goes, and whether it is loaded yet."""
+
+    def __init__(self, program, notify_sock: int = -1, state: dict | None = None):
+        self.program, self.notify_sock, self.state = program, notify_sock, state or {}
+        self.loaded = False
+
+    def load(self) -> None:
+        from pyruntime.seccomp.load import load
+        load(self.program, self.notify_sock, self.state)
+        self.loaded = True
+
+
+def chdir_in_root(cwd: str) -> None:
+    """chdir to cwd resolved inside the current root, never through a magic link.
+
+    A cwd like /proc/self/fd/N would otherwise reach a directory fd of the
+    runtime on the host (CVE-2024-21626).
+    """
+    root = os.open("/", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        fd = safepath.open_in_root(root, cwd, os.O_PATH | os.O_DIRECTORY)
+        try:
+            os.fchdir(fd)
+        finally:
+            os.close(fd)
+    except PyruntimeError as exc:
+        raise exc.within("process.cwd") from None
+    finally:
+        os.close(root)
+    try:
+        here = os.getcwd()
+    except OSError:
+        here = ""
+    if not here.startswith("/"):
+        raise PyruntimeError(f"process.cwd: {cwd} resolves outside the container")
+
+
+def prepare(process: Process, caps: capsmod.CapPlan, spec: Spec,
+            seccomp: Seccomp | None = None) -> tuple[str, dict[str, str]]:
+    """cwd, limits, attributes, identity and capabilities; returns (program path, env)."""
+    chdir_in_root(process.cwd)
+    rlimits.apply(process.rlimits)
+    attributes.apply_before_identity(spec, process)
+    env = execpath.env_dict(process.env)
+    if seccomp is not None and not (process.no_new_privileges or caps.effective >> CAP_SYS_ADMIN & 1):
+        seccomp.load()  # must be while privileged: no no_new_privs, no CAP_SYS_ADMIN after
+    last = capsmod.last_cap()
+    capsmod.drop_bounding(caps, last)
+    identity.become(process.user, lambda: capsmod.apply_sets(caps, last))
+    if process.no_new_privileges:
+        proc.prctl(proc.PR_SET_NO_NEW_PRIVS, 1)
+    if "HOME" not in env:
+        env["HOME"] = execpath.home_of(process.user.uid)
+    return execpath.lookup(process.args[0], env), env
+
+
+def execute(process: Process, target: str, env: dict[str, str], preserve_fds: int,
+            seccomp: Seccomp | None = None) -> None:
+    """Close every runtime fd on exec, load seccomp last, execve. Never returns."""
+    # no fd of the runtime reaches the container (CVE-2024-21626): all but 0-2
+    # and the preserved ones close on exec
+    kfd.close_range(3 + preserve_fds, 0xFFFFFFFF, kfd.CLOSE_RANGE_CLOEXEC)
+    if seccomp is not None and not seccomp.loaded:
+        seccomp.load()
+    os.execve(target, list(process.args), env)

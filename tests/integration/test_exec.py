@@ -1,0 +1,97 @@
+"""exec: joins every namespace and the cgroup of the init; flags; process.json; tty."""
+from __future__ import annotations
+
+import json
+import os
+import time
+
+from test_namespaces import USERNS
+from test_terminal import ConsoleReceiver
+
+
+def running(runtime, bundle, **linux) -> tuple[str, int]:
+    bundle.set_args("sleep", "600")
+    if linux:
+        bundle.edit(lambda c: c["linux"].update(**linux))
+    cid = runtime.new_id()
+    runtime.run("run", "-d", "--bundle", bundle.path, cid, check=True)
+    return cid, runtime.state(cid)["pid"]
+
+
+def test_exec_joins_every_namespace_and_cgroup(runtime, bundle):
+    namespaces = [{"type": t} for t in ("pid", "network", "ipc", "uts", "mount", "cgroup", "time", "user")]
+    cid, pid = running(runtime, bundle, namespaces=namespaces, **USERNS)
+    out = runtime.output("exec", cid, "sh", "-c",
+                         "for n in pid net ipc uts mnt cgroup time user; do readlink /proc/self/ns/$n; done")
+    expected = [os.readlink(f"/proc/{pid}/ns/{n}") for n in ("pid", "net", "ipc", "uts", "mnt", "cgroup", "time", "user")]
+    assert out.split() == expected
+    with open(f"/proc/{pid}/cgroup") as f:
+        init_cgroups = f.read()
+    out = runtime.output("exec", "-d", cid, "sleep", "30")
+    pids = json.loads(runtime.output("ps", "--format", "json", cid))
+    assert len(pids) == 2 and pid in pids
+    other = [p for p in pids if p != pid][0]
+    with open(f"/proc/{other}/cgroup") as f:
+        assert f.read() == init_cgroups
+
+
+def test_exec_exit_status_env_user_cwd(runtime, bundle):
+    cid, _ = running(runtime, bundle)
+    assert runtime.run("exec", cid, "sh", "-c", "exit 9").returncode == 9
+    out = runtime.output("exec", "--user", "65534:65534", "--additional-gids", "5", "--cwd", "/tmp",
+                         "--env", "A=1", "--env", "B=two", cid, "sh", "-c", 'echo $(id -u) $(id -g) $(id -G) $(pwd) $A $B')
+    assert out.split() == ["65534", "65534", "65534", "5", "/tmp", "1", "two"]
+
+
+def test_exec_process_json(runtime, bundle, tmp_path):
+    cid, _ = running(runtime, bundle)
+    process = {"args": ["sh", "-c", "echo $X; grep NoNewPrivs /proc/self/status"], "cwd": "/",
+               "env": ["X=from-json", "PATH=/bin"], "noNewPrivileges": True}
+    path = tmp_path / "process.json"
+    path.write_text(json.dumps(process))
+    out = runtime.output("exec", "--process", str(path), cid)
+    assert out.split() == ["from-json", "NoNewPrivs:", "1"]
+    path.write_text(json.dumps({"cwd": "/", "args": []}))
+    proc = runtime.run("exec", "--process", str(path), cid)
+    assert proc.returncode == 1
+    assert proc.stderr.decode() == "pyruntime: process.json: args: must be a non-empty array\n"
+
+
+def test_exec_detach_pid_file(runtime, bundle, tmp_path):
+    cid, _ = running(runtime, bundle)
+    pid_file = tmp_path / "exec.pid"
+    runtime.run("exec", "--detach", "--pid-file", str(pid_file), cid, "sleep", "30", check=True)
+    pid = int(pid_file.read_text())
+    with open(f"/proc/{pid}/cmdline", "rb") as f:
+        assert f.read().split(b"\0")[:2] == [b"sleep", b"30"]
+
+
+def test_exec_tty_console_socket(runtime, bundle, tmp_path):
+    cid, _ = running(runtime, bundle)
+    receiver = ConsoleReceiver(str(tmp_path / "c.sock"))
+    try:
+        runtime.run("exec", "--tty", "--detach", "--console-socket", receiver.path, cid,
+                    "sh", "-c", "tty; echo ok", check=True)
+        receiver.thread.join(5)
+        text = receiver.read_all().decode().replace("\r", "")
+        assert text.split() == [receiver.name, "ok"]
+    finally:
+        receiver.close()
+
+
+def test_exec_in_stopped_container_refused(runtime, bundle):
+    bundle.set_args("true")
+    cid = runtime.new_id()
+    runtime.run("run", "-d", "--bundle", bundle.path, cid, check=True)
+    time.sleep(0.3)
+    proc = runtime.run("exec", cid, "true")
+    assert proc.returncode == 1
+    assert proc.stderr.decode() == "pyruntime: cannot exec in a container that is stopped\n"
+
+
+def test_exec_capabilities_flag(runtime, bundle):
+    cid, _ = running(runtime, bundle)
+    out = runtime.output("exec", "--cap", "CAP_SYS_ADMIN", cid, "grep", "CapEff", "/proc/self/status")
+    assert int(out.split()[1], 16) >> 21 & 1
+    out = runtime.output("exec", cid, "grep", "CapEff", "/proc/self/status")
+    assert not int(out.split()[1], 16) >> 21 & 1
