@@ -47,6 +47,7 @@ class Bundle:
         with open(os.path.join(path, "config.json")) as f:
             self.config = json.load(f)
         self.config["process"]["args"] = ["true"]
+        self.config["root"]["readonly"] = False  # tests write files; test_rootfs covers read-only
         self.save()
 
     def save(self) -> None:
