@@ -7,8 +7,6 @@ init, waits, deletes the container and exits with the container's status
 """
 from __future__ import annotations
 
-import os
-
 from pyruntime.cli.common import CREATE_FLAGS, create_options
 from pyruntime.cli.flags import Flag, need_args, parse
 
@@ -17,15 +15,7 @@ FLAGS = CREATE_FLAGS + (
     Flag(("keep",), "bool", False, "do not delete the container when it exits"),
 )
 
-# Signals forwarded to the init in the foreground; SIGCHLD is ours, SIGKILL/SIGSTOP
-# cannot be caught. SIGWINCH goes to the pty (see process.terminal).
-FORWARDED = (1, 2, 3, 6, 10, 12, 14, 15, 18, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31)
-
-
-def exit_status(status: int) -> int:
-    if os.WIFSIGNALED(status):
-        return 128 + os.WTERMSIG(status)
-    return os.WEXITSTATUS(status)
+from pyruntime.lifecycle.wait import exit_status, wait_for
 
 
 def run(ctx, verb: str, argv: list[str]) -> int:
@@ -77,25 +67,3 @@ def _cleanup(c) -> None:
         delete(c, force=True)
     except Exception:
         pass
-
-
-def wait_for(pid: int, terminal_proxy=None) -> int:
-    """Reap children until ``pid`` exits, forwarding signals to it meanwhile."""
-    import _signal
-
-    def forward(signum, _frame):
-        try:
-            os.kill(pid, signum)
-        except ProcessLookupError:
-            pass
-
-    for signum in FORWARDED:
-        if signum == 28 and terminal_proxy is not None:
-            continue
-        _signal.signal(signum, forward)
-    if terminal_proxy is not None:
-        return terminal_proxy.copy_until_exit(pid)
-    while True:
-        reaped, status = os.waitpid(-1, 0)
-        if reaped == pid:
-            return status

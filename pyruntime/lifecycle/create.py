@@ -67,6 +67,10 @@ def create(store: Store, plan: ContainerPlan, raw_config: dict, console_fd: int 
 
         init.preload(plan)
         fds = _init_fds(plan, cdir.path, undo, console_fd)
+        if any(getattr(s, "o", None) is not None and s.o.idmap for s in plan.mounts):
+            from pyruntime.rootfs.idmap import prepare_trees
+            fds.idmap_trees = prepare_trees(plan.mounts, plan.spec.linux)
+            undo.callback(lambda: [_close_quietly(fd) for fd in fds.idmap_trees.values()])
         if plan.cgroup_self_join:
             fds.cgroup_tasks = init.open_tasks_files(
                 m + plan.cgroup_path for m in plan.cgroup_layout.v1_mounts)
@@ -97,7 +101,8 @@ def create(store: Store, plan: ContainerPlan, raw_config: dict, console_fd: int 
         if plan.options.pid_file:
             write_pid_file(plan.options.pid_file, init_pid)
         undo.pop_all()
-    for fd in (fds.console, fds.notify, fds.state_dir, *(fd for _, fd in fds.cgroup_tasks)):
+    for fd in (fds.console, fds.notify, fds.state_dir, *(fd for _, fd in fds.cgroup_tasks),
+               *fds.idmap_trees.values()):
         if fd >= 0:
             os.close(fd)
     cdir.close()

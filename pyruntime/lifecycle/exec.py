@@ -107,7 +107,7 @@ def run(c: Container, plan: ExecPlan) -> int:
     c.dir.close()  # the lock is for setting up, not for the life of the process
     if plan.detach:
         return 0
-    from pyruntime.cli.verb_run import exit_status, wait_for
+    from pyruntime.lifecycle.wait import exit_status, wait_for
     if proxy is not None:
         proxy.receive()
     return exit_status(wait_for(pid, proxy))

@@ -43,6 +43,7 @@ class InitFds:
     notify: int = -1           # connected seccomp listener socket
     preserve: int = 0          # fds 3..3+N-1 pass into the container
     cgroup_tasks: list = field(default_factory=list)  # (path, fd) of v1 tasks files to join
+    idmap_trees: dict = field(default_factory=dict)   # mount step index -> idmapped tree fd
     seccomp: object = None     # seccomp.compile.Program, compiled in the parent
     hook_state: dict = field(default_factory=dict)
     wait_fifo: bool = True     # False for exec: run at once
@@ -111,7 +112,7 @@ def _join_keyring(container_id: str) -> None:
 
 def _build_rootfs(plan: ContainerPlan, chan: sync.Channel, fds: InitFds) -> int:
     os.umask(0)
-    root_fd = pivot.prepare_root(plan.rootfs, plan.root_propagation)
+    root_fd = pivot.prepare_root(plan.rootfs)
     # the parent's view of the hierarchies: in a new cgroup namespace mountinfo
     # shows the host's cgroup mounts rooted outside it
     view = CgroupView(plan.cgroup_layout, plan.cgroup_path, plan.ns.has("cgroup"))
@@ -129,7 +130,7 @@ def _build_rootfs(plan: ContainerPlan, chan: sync.Channel, fds: InitFds) -> int:
             joined.append(True)
 
     try:
-        Executor(root_fd, view, null_fd, cgroup_ready).run(list(plan.mounts))
+        Executor(root_fd, view, null_fd, cgroup_ready, fds.idmap_trees).run(list(plan.mounts))
     finally:
         os.close(null_fd)
     cgroup_ready()

@@ -19,7 +19,8 @@ from pyruntime.namespaces import plan as nsplan
 from pyruntime.process import caps as capsplan
 from pyruntime.rootfs import plan as rootplan
 
-PROPAGATION = {"": m.MS_SLAVE, "slave": m.MS_SLAVE, "private": m.MS_PRIVATE,
+# linux.rootfsPropagation: applied to the new "/" only, after pivot_root (0: leave rslave)
+PROPAGATION = {"": 0, "slave": m.MS_SLAVE, "private": m.MS_PRIVATE,
                "shared": m.MS_SHARED, "unbindable": m.MS_UNBINDABLE}
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 
-from pyruntime.errors import PyruntimeError, SyscallError, describe_errno
+from pyruntime.errors import PyruntimeError, SyscallError
 from pyruntime.kernel import proc
 from pyruntime.model.config import Process, Spec
 
@@ -28,16 +28,13 @@ MPOL_FLAGS = {"MPOL_F_STATIC_NODES": 1 << 15, "MPOL_F_RELATIVE_NODES": 1 << 14,
 
 
 def set_oom_score_adj(value: int) -> None:
-    """Written through the host's /proc before pivot_root (a procfs file the container cannot swap)."""
+    """Through a private procfs instance (rootfs.procfs): the container cannot redirect it."""
+    from pyruntime.rootfs import procfs
     try:
-        fd = os.open("/proc/self/oom_score_adj", os.O_WRONLY | os.O_CLOEXEC)
-        try:
-            os.write(fd, str(value).encode())
-        finally:
-            os.close(fd)
-    except OSError as exc:
+        procfs.write(f"{os.getpid()}/oom_score_adj", str(value), "process.oomScoreAdj")
+    except SyscallError as exc:
         hint = " (lowering it needs CAP_SYS_RESOURCE)" if exc.errno == 13 else ""
-        raise PyruntimeError(f"process.oomScoreAdj: cannot set {value}: {describe_errno(exc.errno)}{hint}") from None
+        raise PyruntimeError(f"{exc}{hint}") from None
 
 
 def parse_cpu_list(text: str) -> set[int]:
@@ -121,21 +118,9 @@ def apply_lsm(process: Process) -> None:
 
 
 def _write_attr(name: str, value: str, field: str) -> None:
-    from pyruntime.kernel import fd as kfd
-    path = f"/proc/thread-self/attr/{name}"
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
-    except OSError as exc:
-        raise PyruntimeError(f"{field}: open {path}: {describe_errno(exc.errno)}") from None
-    try:
-        # a bind-mounted file over /proc/.../attr would swallow the label (CVE-2025-52881)
-        if kfd.fstatfs_type(fd, path) != kfd.PROC_SUPER_MAGIC:
-            raise PyruntimeError(f"{field}: {path} is not on procfs; refusing to write")
-        os.write(fd, value.encode())
-    except OSError as exc:
-        raise PyruntimeError(f"{field}: write {path}: {describe_errno(exc.errno)}") from None
-    finally:
-        os.close(fd)
+    """Via a private procfs: a bind mount over /proc/.../attr cannot swallow the label."""
+    from pyruntime.rootfs import procfs
+    procfs.write(f"{os.getpid()}/task/{os.getpid()}/attr/{name}", value, field)
 
 
 def _apparmor_enabled() -> bool:

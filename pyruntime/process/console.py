@@ -62,6 +62,7 @@ def setup(console_fd: int, size, root_fd: int, bind_console: bool = True) -> Non
 
     For the init the slave also becomes /dev/console (a bind mount, as runc does).
     """
+    _check_node("/dev/pts/ptmx", 5, 2)
     try:
         master, slave = os.openpty()
     except OSError as exc:
@@ -81,8 +82,30 @@ def setup(console_fd: int, size, root_fd: int, bind_console: bool = True) -> Non
     os.close(slave)
 
 
+def _check_node(path: str, major: int, minor: int) -> None:
+    """Refuse a device path the container replaced (a symlink could redirect it: CVE-2025-52565)."""
+    import stat
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return
+    if not stat.S_ISCHR(st.st_mode) or os.major(st.st_rdev) != major or os.minor(st.st_rdev) != minor:
+        raise PyruntimeError(f"{path} is not the character device {major}:{minor} "
+                             f"(a symlink or other file put there by the image); refusing to use it")
+
+
 def _bind_console(root_fd: int, pty_path: str) -> None:
+    """Bind the pty over /dev/console: an existing /dev/console must be a plain file or
+    a character device, never a symlink that would move the mount elsewhere."""
+    import stat
     from pyruntime.rootfs import safepath
+    try:
+        st = os.lstat("/dev/console")
+        if not (stat.S_ISREG(st.st_mode) or stat.S_ISCHR(st.st_mode)):
+            raise PyruntimeError("/dev/console is a symlink or directory in the container; "
+                                 "refusing to mount the console there")
+    except FileNotFoundError:
+        pass
     target = safepath.create_file(root_fd, "/dev/console", 0o666)
     try:
         m.mount(pty_path, safepath.fd_path(target), None, m.MS_BIND, shown_as="/dev/console")

@@ -36,14 +36,17 @@ def mount_flags_of(fd: int) -> int:
 class Executor:
     """Applies plan steps below ``root_fd`` (an O_PATH fd of the rootfs mount)."""
 
-    def __init__(self, root_fd: int, cgroup_view=None, null_fd: int = -1, cgroup_ready=None):
+    def __init__(self, root_fd: int, cgroup_view=None, null_fd: int = -1, cgroup_ready=None,
+                 idmap_trees: dict | None = None):
         self.root_fd = root_fd
         self.cgroup_view = cgroup_view   # rootfs.cgroupfs.CgroupView, for cgroup mounts
         self.null_fd = null_fd           # verified host /dev/null, the source of file masks
         self.cgroup_ready = cgroup_ready or (lambda: None)  # returns once we are in our cgroup
+        self.idmap_trees = idmap_trees or {}  # step index -> detached idmapped tree (rootfs.idmap)
+        self._index = -1
 
     def run(self, steps: list) -> None:
-        for step in steps:
+        for self._index, step in enumerate(steps):
             try:
                 getattr(self, "do_" + type(step).__name__)(step)
             except PyruntimeError as exc:
@@ -80,6 +83,10 @@ class Executor:
         self._after_mount(s.target, s.o)
 
     def do_BindMount(self, s: p.BindMount) -> None:
+        tree = self.idmap_trees.pop(self._index, None)
+        if tree is not None:
+            self._attach_tree(s, tree)
+            return
         try:
             src = os.open(s.source, safepath.O_PATH | os.O_CLOEXEC)
         except OSError as exc:
@@ -98,9 +105,23 @@ class Executor:
         if remount or s.o.clear & REMOUNT_MASK:
             self._remount(s.target, remount, s.o.clear)
         self._after_mount(s.target, s.o)
-        if s.o.idmap:
-            from pyruntime.rootfs.idmap import apply_idmap
-            apply_idmap(self.root_fd, s)
+
+    def _attach_tree(self, s: p.BindMount, tree: int) -> None:
+        """An idmapped bind prepared by the parent: move it onto the target."""
+        from pyruntime.rootfs.idmap import attach
+        try:
+            as_file = not stat.S_ISDIR(os.fstat(tree).st_mode)
+            target = self._target(s.target, as_file=as_file)
+            try:
+                attach(tree, target, s.target)
+            finally:
+                os.close(target)
+        finally:
+            os.close(tree)
+        remount = s.o.flags & REMOUNT_MASK & ~(m.MS_BIND | m.MS_REC)
+        if remount or s.o.clear & REMOUNT_MASK:
+            self._remount(s.target, remount, s.o.clear)
+        self._after_mount(s.target, s.o)
 
     def do_CgroupMount(self, s: p.CgroupMount) -> None:
         from pyruntime.rootfs.cgroupfs import mount_cgroup_view
@@ -199,6 +220,7 @@ class Executor:
         from pyruntime.rootfs.copyup import copy_tree
         fs_fd = m.fsopen(s.fstype)
         try:
+            m.fsconfig(fs_fd, m.FSCONFIG_SET_STRING, "source", s.source)
             for opt in filter(None, s.o.data.split(",")):
                 key, eq, value = opt.partition("=")
                 if eq:

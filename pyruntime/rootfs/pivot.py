@@ -8,13 +8,16 @@ from pyruntime.errors import SyscallError
 from pyruntime.kernel import mount as m
 
 
-def prepare_root(rootfs: str, propagation: int) -> int:
+def prepare_root(rootfs: str) -> int:
     """Stop mount events reaching the host, make rootfs a mount point; returns its fd.
 
-    ``propagation`` is applied to the whole tree (runc's default: rslave), so
-    nothing mounted from here on appears on the host.
+    The whole tree becomes rslave first, so nothing mounted from here on
+    appears on the host; linux.rootfsPropagation is applied after pivot_root.
     """
-    m.mount(None, "/", None, propagation | m.MS_REC)
+    #m.mount(None, ".", None, m.MS_SLAVE | m.MS_REC)
+    # pivot_root refuses a new root whose parent mount is shared (rootfsPropagation
+    # "shared"), and a private parent keeps the bind below from propagating out
+    m.mount(None, parent_mount(os.path.dirname(rootfs)), None, m.MS_PRIVATE)
     try:
         m.mount(rootfs, rootfs, None, m.MS_BIND | m.MS_REC)
     except SyscallError as exc:
@@ -26,6 +29,17 @@ def prepare_root(rootfs: str, propagation: int) -> int:
     return os.open(rootfs, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
 
 
+def parent_mount(path: str) -> str:
+    """The mount point of the mount that contains ``path``."""
+    best = "/"
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            point = line.split()[4].replace("\\040", " ")
+            if (path == point or path.startswith(point.rstrip("/") + "/")) and len(point) > len(best):
+                best = point
+    return best
+
+
 def _in_user_namespace() -> bool:
     try:
         with open("/proc/self/uid_map") as f:
@@ -35,14 +49,15 @@ def _in_user_namespace() -> bool:
 
 
 def pivot(root_fd: int) -> None:
-    """pivot_root(".", ".") then detach the old root stacked under the new one.
+    """pivot_root(".", ".") then detach the old root, now stacked on the new one.
 
-    The old root is made rslave first, so the lazy unmount cannot propagate
-    back to the host's mounts.
+    The lazy unmount cannot propagate back to the host: prepare_root made the
+    whole tree rslave before anything was mounted. (runc makes the old root
+    rslave again here; that would also reset the propagation the config asked
+    for on the container's own mounts.)
     """
     os.fchdir(root_fd)
     m.pivot_root(".", ".")
-    m.mount(None, ".", None, m.MS_SLAVE | m.MS_REC)
     m.umount2(".", m.MNT_DETACH)
     os.chdir("/")
 
@@ -56,9 +71,9 @@ def move_root(root_fd: int) -> None:
 
 
 def finish_root(readonly: bool, propagation: int) -> None:
-    """After pivot: shared propagation on / if asked, and a read-only root."""
-    if propagation & (m.MS_SHARED | m.MS_PRIVATE | m.MS_UNBINDABLE):
-        m.mount(None, "/", None, propagation | m.MS_REC)
+    """After pivot: linux.rootfsPropagation on / (only /, as runc), and a read-only root."""
+    if propagation:
+        m.mount(None, "/", None, propagation)
     if readonly:
         from pyruntime.rootfs.mounts import LOCKABLE, mount_flags_of
         fd = os.open("/", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)

@@ -22,7 +22,7 @@ def test_default_spec_plan():
     assert p.ns.create_flags == FLAGS["pid"] | FLAGS["network"] | FLAGS["ipc"] | FLAGS["uts"] \
         | FLAGS["mount"] | FLAGS["cgroup"]
     assert not p.ns.new_user and p.ns.join == ()
-    assert p.root_propagation == m.MS_SLAVE
+    assert p.root_propagation == 0  # nothing after pivot_root: the tree stays rslave
     kinds = [(type(s).__name__, getattr(s, "target", getattr(s, "path", ""))) for s in p.mounts]
     assert kinds[:7] == [("FsMount", "/proc"), ("FsMount", "/dev"), ("FsMount", "/dev/pts"),
                          ("FsMount", "/dev/shm"), ("FsMount", "/dev/mqueue"), ("FsMount", "/sys"),
