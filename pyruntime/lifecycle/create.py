@@ -86,6 +86,8 @@ def create(store: Store, plan: ContainerPlan, raw_config: dict, console_fd: int 
             cdir.close()  # its flock is shared by fork: holding it would lock out every later command
             stage1.run(plan.ns, child, joined, lambda: init.main(plan, child, fds), cgroup_fd)
         child.close()
+        if cgroup_fd >= 0:
+            os.close(cgroup_fd)
         for _, fd in joined:
             os.close(fd)
         kill_list = [stage1_pid]
@@ -150,9 +152,7 @@ def _unified_dir_fd(plan: ContainerPlan, manager, undo) -> int:
     unified = plan.cgroup_layout.unified
     if not plan.cgroup_self_join or not unified:
         return -1
-    fd = os.open(unified + plan.cgroup_path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    undo.callback(_close_quietly, fd)
-    return fd
+    return os.open(unified + plan.cgroup_path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
 
 
 def _open_joined(plan: ContainerPlan):

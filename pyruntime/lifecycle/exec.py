@@ -17,8 +17,9 @@ import os
 
 from pyruntime._dataclasses import dataclass
 from pyruntime.errors import PyruntimeError
-from pyruntime.kernel import ns as k, proc
+from pyruntime.kernel import proc
 from pyruntime.lifecycle import sync
+from pyruntime.lifecycle.stage1 import fork_after_report
 from pyruntime.lifecycle.container import Container
 from pyruntime.model.config import Process, Spec
 from pyruntime.namespaces import enter
@@ -130,11 +131,9 @@ def _stage1(plan: ExecPlan, chan: sync.Channel, joined, cgroup_fd: int, tasks, c
             from pyruntime.process.attributes import parse_cpu_list
             os.sched_setaffinity(0, parse_cpu_list(affinity.initial))
         enter.join(joined)
-        pid = k.clone3_fork(0, cgroup_fd) if cgroup_fd >= 0 else os.fork()
-        if pid == 0:
+        if fork_after_report(chan, cgroup_fd) == 0:
             _process(plan, chan, tasks, console, seccomp)
             os._exit(1)
-        chan.send(sync.INIT_PID, pid=pid)
         os._exit(0)
     except BaseException as exc:  # noqa: BLE001
         sync.fail_child(chan, exc)

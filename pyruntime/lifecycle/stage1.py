@@ -23,6 +23,25 @@ def maps_root(id_map: str) -> bool:
     return False
 
 
+def fork_after_report(chan: sync.Channel, cgroup_fd: int = -1) -> int:
+    """Fork the init (or an exec'd process) and report its pid as INIT_PID.
+
+    The child waits on a pipe until the report is sent, so its own first
+    message can never overtake INIT_PID on the shared socket.
+    """
+    gate_r, gate_w = os.pipe2(os.O_CLOEXEC)
+    pid = k.clone3_fork(0, cgroup_fd) if cgroup_fd >= 0 else os.fork()
+    if pid == 0:
+        os.close(gate_w)
+        os.read(gate_r, 1)
+        os.close(gate_r)
+        return 0
+    os.close(gate_r)
+    chan.send(sync.INIT_PID, pid=pid)
+    os.close(gate_w)
+    return pid
+
+
 def run(ns: NamespacePlan, chan: sync.Channel, joined: list[tuple[str, int]], init_main,
         cgroup_fd: int = -1) -> None:
     """Never returns: exits once the init is forked (or after reporting an error).
@@ -48,11 +67,10 @@ def run(ns: NamespacePlan, chan: sync.Channel, joined: list[tuple[str, int]], in
             k.unshare(flags)
         if ns.time_offsets:
             enter.write_time_offsets(ns.time_offsets)
-        pid = k.clone3_fork(0, cgroup_fd) if cgroup_fd >= 0 else os.fork()
+        pid = fork_after_report(chan, cgroup_fd)
         if pid == 0:
             init_main()  # never returns
             os._exit(1)
-        chan.send(sync.INIT_PID, pid=pid)
         os._exit(0)
     except BaseException as exc:  # noqa: BLE001 - a child reports everything, then exits
         sync.fail_child(chan, exc)

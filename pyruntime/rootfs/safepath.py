@@ -51,33 +51,45 @@ def _split(path: str) -> list[str]:
     return [p for p in path.split("/") if p not in ("", ".")]
 
 
-def mkdir_all(root_fd: int, path: str, mode: int = 0o755) -> int:
+def mkdir_all(root_fd: int, path: str, mode: int = 0o755, _links: int = 0) -> int:
     """mkdir -p inside the root; returns an O_PATH fd of the final directory.
 
     Each component is created relative to its parent's fd and then opened in
-    the root, so a component that is a symlink is followed only within it.
+    the root, so a component that is a symlink is followed only within it; a
+    symlink to something missing gets its target created, inside the root.
     """
+    parts = _split(path)
     current = os.dup(root_fd)
     walked = ""
     try:
-        for part in _split(path):
-            if part == "..":
-                nxt = _openat2(root_fd, walked + "/..", O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
-                walked = os.path.dirname(walked)
-            else:
-                walked = f"{walked}/{part}"
-                try:
-                    os.mkdir(part, mode, dir_fd=current)
-                except FileExistsError:
-                    pass
-                except OSError as exc:
-                    raise SyscallError("mkdir", exc.errno, walked) from None
-                nxt = _openat2(root_fd, walked, O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+        for i, part in enumerate(parts):
+            step = f"{walked}/{part}"
+            try:
+                os.mkdir(part, mode, dir_fd=current)
+            except FileExistsError:
+                pass
+            except OSError as exc:
+                raise SyscallError("mkdir", exc.errno, step) from None
+            try:
+                nxt = _openat2(root_fd, step, O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+            except SyscallError as exc:
+                if exc.errno != errno.ENOENT:
+                    raise
+                target = os.readlink(part, dir_fd=current)  # a dangling symlink
+                if _links >= 40:
+                    raise SyscallError("mkdir", errno.ELOOP, path) from None
+                rest = "/".join(parts[i + 1:])
+                base = "" if target.startswith("/") else walked
+                os.close(current)
+                current = -1
+                return mkdir_all(root_fd, f"{base}/{target}/{rest}", mode, _links + 1)
             os.close(current)
             current = nxt
+            walked = step
         return current
     except BaseException:
-        os.close(current)
+        if current >= 0:
+            os.close(current)
         raise
 
 

@@ -6,7 +6,7 @@ import os
 import signal
 import time
 
-from conftest import run_container
+from helpers import run_container
 
 
 def wait_status(runtime, cid, want, timeout=10.0):
@@ -198,7 +198,7 @@ def test_log_text_format(runtime):
 
 def test_version_is_runc_parseable():
     import subprocess
-    from conftest import PYRUNTIME
+    from helpers import PYRUNTIME
     out = subprocess.run([PYRUNTIME, "--version"], capture_output=True, check=True).stdout.decode()
     lines = out.splitlines()
     assert lines[0].startswith("runc version ")

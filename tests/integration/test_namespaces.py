@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from conftest import host_ns, run_container
+from helpers import host_ns, run_container
 
 KINDS = {"pid": "pid", "network": "net", "ipc": "ipc", "uts": "uts", "mount": "mnt",
          "cgroup": "cgroup", "time": "time", "user": "user"}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import run_container
+from helpers import run_container
 from pyruntime.model.names import capability_number
 
 

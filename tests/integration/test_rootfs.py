@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from conftest import run_container
+from helpers import run_container
 from test_namespaces import USERNS
 
 

@@ -11,7 +11,7 @@ import threading
 
 import pytest
 
-from conftest import run_container
+from helpers import run_container
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
