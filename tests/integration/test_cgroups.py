@@ -104,7 +104,7 @@ def test_pids_limit_stops_fork_bomb(runtime, bundle):
     proc = runtime.run("exec", cid, "sh", "-c", "for i in $(seq 30); do sleep 30 & done")
     assert b"can't fork" in proc.stderr
     assert read(cgroup_file(cid, "pids", "pids.max")) == "10"
-    assert json.loads(runtime.output("events", "--stats", cid))["data"]["pids"]["current"] == 10
+    assert 8 <= json.loads(runtime.output("events", "--stats", cid))["data"]["pids"]["current"] <= 10
 
 
 def test_block_io(runtime, bundle):
