@@ -15,6 +15,7 @@ from pyruntime import cgroups, log
 from pyruntime.errors import PyruntimeError
 from pyruntime.lifecycle import init, stage1, sync
 from pyruntime.lifecycle.plan import ContainerPlan, CreateOptions, HostFacts, make_plan
+from pyruntime.namespaces import enter
 from pyruntime.state import procinfo
 from pyruntime.state.store import ContainerRecord, Store, rfc3339_now
 
@@ -75,7 +76,7 @@ def create(store: Store, plan: ContainerPlan, raw_config: dict, console_fd: int 
             fds.cgroup_tasks = init.open_tasks_files(
                 m + plan.cgroup_path for m in plan.cgroup_layout.v1_mounts)
             undo.callback(lambda: [_close_quietly(fd) for _, fd in fds.cgroup_tasks])
-        joined = _open_joined(plan)
+        joined, fds.cgroupns = enter.split_cgroup(_open_joined(plan))
         parent, child = sync.Channel.pair()
         undo.callback(parent.close)
 
@@ -88,8 +89,9 @@ def create(store: Store, plan: ContainerPlan, raw_config: dict, console_fd: int 
         child.close()
         if cgroup_fd >= 0:
             os.close(cgroup_fd)
-        for _, fd in joined:
-            os.close(fd)
+        for _, fd in joined + [("cgroup", fds.cgroupns)]:
+            if fd >= 0:
+                os.close(fd)
         kill_list = [stage1_pid]
         undo.callback(_kill_and_reap, kill_list)
 
@@ -156,7 +158,6 @@ def _unified_dir_fd(plan: ContainerPlan, manager, undo) -> int:
 
 
 def _open_joined(plan: ContainerPlan):
-    from pyruntime.namespaces import enter
     if not plan.ns.join:
         return []
     index = {ns.type: i for i, ns in enumerate(plan.spec.linux.namespaces)}

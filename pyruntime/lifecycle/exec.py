@@ -45,8 +45,8 @@ class ExecPlan:
 def run(c: Container, plan: ExecPlan) -> int:
     """Start the process; wait for it unless detached. Returns its exit status (or 0)."""
     from pyruntime.lifecycle.create import write_pid_file
-    joined = enter.open_of_process(plan.init_pid, ("user", "ipc", "uts", "network", "pid",
-                                                   "cgroup", "time", "mount"))
+    joined, cgroupns = enter.split_cgroup(enter.open_of_process(
+        plan.init_pid, ("user", "ipc", "uts", "network", "pid", "cgroup", "time", "mount")))
     seccomp = None
     if plan.spec.linux.seccomp is not None:
         from pyruntime.seccomp.compile import compile_profile
@@ -76,10 +76,11 @@ def run(c: Container, plan: ExecPlan) -> int:
     if stage1_pid == 0:
         parent.close()
         c.dir.close()
-        _stage1(plan, child, joined, cgroup_fd, tasks, console, seccomp)
+        _stage1(plan, child, joined, cgroup_fd, tasks, cgroupns, console, seccomp)
     child.close()
-    for _, fd in joined + tasks:
-        os.close(fd)
+    for _, fd in joined + tasks + [("cgroup", cgroupns)]:
+        if fd >= 0:
+            os.close(fd)
     for fd in (cgroup_fd, console):
         if fd >= 0:
             os.close(fd)
@@ -122,8 +123,8 @@ def _preload(plan: ExecPlan) -> None:
         import _socket  # noqa: F401
 
 
-def _stage1(plan: ExecPlan, chan: sync.Channel, joined, cgroup_fd: int, tasks, console: int,
-            seccomp) -> None:
+def _stage1(plan: ExecPlan, chan: sync.Channel, joined, cgroup_fd: int, tasks, cgroupns: int,
+            console: int, seccomp) -> None:
     try:
         proc.prctl(proc.PR_SET_DUMPABLE, 0)
         affinity = plan.process.exec_cpu_affinity
@@ -132,20 +133,22 @@ def _stage1(plan: ExecPlan, chan: sync.Channel, joined, cgroup_fd: int, tasks, c
             os.sched_setaffinity(0, parse_cpu_list(affinity.initial))
         enter.join(joined)
         if fork_after_report(chan, cgroup_fd) == 0:
-            _process(plan, chan, tasks, console, seccomp)
+            _process(plan, chan, tasks, cgroupns, console, seccomp)
             os._exit(1)
         os._exit(0)
     except BaseException as exc:  # noqa: BLE001
         sync.fail_child(chan, exc)
 
 
-def _process(plan: ExecPlan, chan: sync.Channel, tasks, console: int, seccomp) -> None:
+def _process(plan: ExecPlan, chan: sync.Channel, tasks, cgroupns: int, console: int, seccomp) -> None:
     try:
         if plan.self_join:
             from pyruntime.lifecycle.init import join_cgroup
             join_cgroup(tasks)
         else:
             chan.wait_for_cgroup_done()
+        if cgroupns >= 0:
+            enter.join([("cgroup", cgroupns)])
         if plan.process.terminal:
             from pyruntime.process.console import setup
             root = os.open("/", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)

@@ -44,6 +44,7 @@ class InitFds:
     preserve: int = 0          # fds 3..3+N-1 pass into the container
     cgroup_tasks: list = field(default_factory=list)  # (path, fd) of v1 tasks files to join
     idmap_trees: dict = field(default_factory=dict)   # mount step index -> idmapped tree fd
+    cgroupns: int = -1         # a cgroup namespace to join (config path), once in our cgroup
     seccomp: object = None     # seccomp.compile.Program, compiled in the parent
     hook_state: dict = field(default_factory=dict)
     wait_fifo: bool = True     # False for exec: run at once
@@ -125,7 +126,11 @@ def _build_rootfs(plan: ContainerPlan, chan: sync.Channel, fds: InitFds) -> int:
         if not joined:
             if not plan.cgroup_self_join:
                 chan.wait_for_cgroup_done()
-            if plan.ns.creates("cgroup"):
+            if fds.cgroupns >= 0:
+                from pyruntime.namespaces.enter import join as join_ns
+                join_ns([("cgroup", fds.cgroupns)])
+                fds.cgroupns = -1
+            elif plan.ns.creates("cgroup"):
                 k.unshare(k.CLONE_NEWCGROUP)  # rooted at the cgroup we are now in
             joined.append(True)
 

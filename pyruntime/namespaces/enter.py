@@ -39,6 +39,18 @@ def open_joined(plan: NamespacePlan, spec_index: dict[str, int]) -> list[tuple[s
         raise
 
 
+def split_cgroup(opened: list[tuple[str, int]]) -> tuple[list[tuple[str, int]], int]:
+    """(the others, the cgroup namespace fd or -1).
+
+    A cgroup namespace is joined by the process that will live in it, once it
+    is in its cgroup: clone3(CLONE_INTO_CGROUP) refuses a target outside the
+    caller's cgroup namespace (ENOENT), so stage 1 must not join it first.
+    """
+    others = [(kind, fd) for kind, fd in opened if kind != "cgroup"]
+    cgroup = [fd for kind, fd in opened if kind == "cgroup"]
+    return others, (cgroup[0] if cgroup else -1)
+
+
 def join(opened: list[tuple[str, int]]) -> None:
     for kind, fd in opened:
         try:

@@ -107,9 +107,17 @@ def test_pids_limit_stops_fork_bomb(runtime, bundle):
     assert 8 <= json.loads(runtime.output("events", "--stats", cid))["data"]["pids"]["current"] <= 10
 
 
+def block_device() -> tuple[int, int]:
+    """A real disk of this machine (the VM lane gives its guest a scratch one)."""
+    for name in sorted(os.listdir("/sys/block")):
+        if not name.startswith(("loop", "ram", "zram", "nbd", "sr")):
+            major, minor = read(f"/sys/block/{name}/dev").split(":")
+            return int(major), int(minor)
+    raise AssertionError("no block device to throttle")
+
+
 def test_block_io(runtime, bundle):
-    dev = os.stat("/").st_dev
-    major, minor = os.major(dev), os.minor(dev)
+    major, minor = block_device()
     throttle = [{"major": major, "minor": minor, "rate": 1048576}]
     cid = start(runtime, bundle, {"blockIO": {"throttleReadBpsDevice": throttle, "throttleWriteIOPSDevice": throttle}})
     if LAYOUT.kind == V2:
@@ -148,6 +156,7 @@ def test_update_live_limits(runtime, bundle):
     assert stored["config"]["linux"]["resources"]["pids"]["limit"] == 7
 
 
+@V1_ONLY  # cgroup v2 accepts memory.max below usage and reclaims (or OOM-kills) instead
 def test_update_below_usage_is_a_clear_error(runtime, bundle):
     cid = start(runtime, bundle, {"memory": {"limit": 64 << 20}})
     proc = runtime.run("update", "--memory", "4k", cid)
@@ -243,3 +252,34 @@ def test_delete_force_after_init_died_removes_cgroups(runtime, bundle):
     assert runtime.state(cid)["status"] == "stopped"
     runtime.run("delete", "--force", cid, check=True)
     assert glob.glob(f"/sys/fs/cgroup/*/pyruntime/{cid}") == [] and not os.path.exists(f"/sys/fs/cgroup/pyruntime/{cid}")
+
+
+@V2_ONLY
+def test_device_rules_v2_ebpf(runtime, bundle):
+    from pyruntime.cgroups import devices_bpf
+    bundle.edit(lambda c: [c["process"]["capabilities"][k].append("CAP_MKNOD") for k in ("bounding", "effective", "permitted")])
+    cid = start(runtime, bundle, {"devices": [{"allow": False, "access": "rwm"}]})
+    assert devices_bpf.attached(f"{LAYOUT.unified}/pyruntime/{cid}") == 1
+    out = runtime.run("exec", cid, "sh", "-c", "mknod /tmp/mem c 1 1 && cat /tmp/mem >/dev/null; echo x > /dev/null && echo null-ok").stdout.decode()
+    err = runtime.run("exec", cid, "sh", "-c", "cat /tmp/mem").stderr.decode()
+    assert "null-ok" in out and "Operation not permitted" in err
+
+
+@V2_ONLY
+def test_hugetlb_swap_and_unified_v2(runtime, bundle):
+    cid = start(runtime, bundle, {"memory": {"limit": 64 << 20, "swap": 96 << 20},
+                                   "hugepageLimits": [{"pageSize": "2MB", "limit": 4 << 21}],
+                                   "unified": {"memory.high": str(48 << 20), "pids.max": "33"}})
+    assert read(cgroup_file(cid, "memory", "memory.swap.max")) == str(32 << 20)  # swap = memsw - limit
+    assert read(cgroup_file(cid, "hugetlb", "hugetlb.2MB.max")) == str(4 << 21)
+    assert read(cgroup_file(cid, "memory", "memory.high")) == str(48 << 20)
+    assert read(cgroup_file(cid, "pids", "pids.max")) == "33"
+
+
+@V2_ONLY
+def test_unknown_unified_key_v2(runtime, bundle):
+    bundle.edit(lambda c: c["linux"].update(resources={"unified": {"memory.nonsense": "1"}}))
+    proc = runtime.run("create", "--bundle", bundle.path, runtime.new_id())
+    err = proc.stderr.decode()
+    assert proc.returncode == 1 and err.count("\n") == 1
+    assert "linux.resources.unified.memory.nonsense: cgroup file" in err and "does not exist" in err
