@@ -42,7 +42,10 @@ def load_plan(options: CreateOptions) -> tuple[ContainerPlan, dict]:
     if not os.path.isdir(_rootfs_of(spec, bundle)):
         raise PyruntimeError(f"root.path: rootfs {_rootfs_of(spec, bundle)} does not exist or is not a directory")
     check_host_features(spec)
-    return make_plan(spec, options, HostFacts(cgroups.detect())), doc
+    plan = make_plan(spec, options, HostFacts(cgroups.detect()))
+    from pyruntime.process.caps import check_available
+    check_available(plan.caps)
+    return plan, doc
 
 
 def _rootfs_of(spec, bundle: str) -> str:
@@ -61,6 +64,9 @@ def create(store: Store, plan: ContainerPlan, raw_config: dict, console_fd: int 
         os.mkfifo(cdir.fifo_path, 0o622)
         os.chmod(cdir.fifo_path, 0o622)  # the container user (maybe unprivileged) opens it to write
 
+        if not plan.ns.has("mount"):  # the init mounts in the host's namespace: undo them too
+            from pyruntime.rootfs.pivot import unmount_below
+            undo.callback(unmount_below, plan.rootfs)
         manager = cgroups.for_container(plan.cgroup_layout, plan.cgroup_path, plan.options.systemd_cgroup)
         undo.callback(manager.destroy)
         manager.create()
@@ -186,11 +192,12 @@ def _run_protocol(plan: ContainerPlan, manager, chan: sync.Channel, stage1_pid: 
     if hooks.prestart or hooks.create_runtime:
         chan.wait_for(sync.HOOKS)
         from pyruntime.process.hooks import run_all
-        state = init.container_state_json(plan, "creating", init_pid)
-        run_all(hooks.prestart, state, "prestart")
-        run_all(hooks.create_runtime, state, "create_runtime")
+        # the statuses runtime-tools checks (prestart: "created") and runc passes
+        run_all(hooks.prestart, init.container_state_json(plan, "created", init_pid), "prestart")
+        run_all(hooks.create_runtime, init.container_state_json(plan, "creating", init_pid), "create_runtime")
         chan.send(sync.HOOKS_DONE)
-    chan.wait_for(sync.READY)
+    for warning in chan.wait_for(sync.READY).get("warnings", ()):
+        log.warning(warning)
     return init_pid
 
 

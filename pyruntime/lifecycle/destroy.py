@@ -63,11 +63,18 @@ def delete(c: Container, force: bool = False) -> None:
             manager.destroy()
         except PyruntimeError as exc:
             errors.append(str(exc))
+    if c.record is not None and not _has_mount_namespace(c.record.config):
+        from pyruntime.rootfs.pivot import unmount_below
+        unmount_below(c.record.rootfs)
     if c.record is not None and status != CREATING:
         _run_poststop(c)
     c.dir.remove()
     if errors:
         raise PyruntimeError(f"container {c.id} deleted, but: {errors[0]}")
+
+
+def _has_mount_namespace(config: dict) -> bool:
+    return any(n.get("type") == "mount" for n in (config.get("linux") or {}).get("namespaces") or ())
 
 
 def _wait_gone(c: Container, timeout: float = 5.0) -> None:

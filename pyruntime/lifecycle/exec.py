@@ -93,7 +93,9 @@ def run(c: Container, plan: ExecPlan) -> int:
             if manager is not None:
                 manager.add(pid)
             parent.send(sync.CGROUP_DONE)
-        parent.wait_for(sync.READY, "exec process")
+        for warning in parent.wait_for(sync.READY, "exec process").get("warnings", ()):
+            from pyruntime import log
+            log.warning(warning)
     except BaseException:
         for p in (pid, stage1_pid):
             if p:
@@ -159,9 +161,10 @@ def _process(plan: ExecPlan, chan: sync.Channel, tasks, cgroupns: int, console: 
         if plan.process.exec_cpu_affinity is not None and plan.process.exec_cpu_affinity.final:
             from pyruntime.process.attributes import parse_cpu_list
             os.sched_setaffinity(0, parse_cpu_list(plan.process.exec_cpu_affinity.final))
-        target, env = launch.prepare(plan.process, plan.caps, plan.spec, seccomp)
-        chan.send(sync.READY)
+        warnings: list[str] = []
+        target, env = launch.prepare(plan.process, plan.caps, plan.spec, seccomp, plan.preserve_fds, warnings)
+        chan.send(sync.READY, warnings=warnings)
         chan.close()
-        launch.execute(plan.process, target, env, plan.preserve_fds, seccomp)
+        launch.execute(plan.process, target, env, seccomp)
     except BaseException as exc:  # noqa: BLE001
         sync.fail_child(chan, exc)

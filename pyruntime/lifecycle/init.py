@@ -65,8 +65,9 @@ def main(plan: ContainerPlan, chan: sync.Channel, fds: InitFds) -> None:
             _join_keyring(plan.id)
         root_fd = _build_rootfs(plan, chan, fds)
         _enter_root(plan, root_fd, fds)
-        target, env = _finish_process(plan, fds)
-        chan.send(sync.READY)
+        warnings: list[str] = []
+        target, env = _finish_process(plan, fds, warnings)
+        chan.send(sync.READY, warnings=warnings)
         chan.close()
         if fds.wait_fifo:
             _wait_for_start(fds.state_dir)
@@ -113,7 +114,10 @@ def _join_keyring(container_id: str) -> None:
 
 def _build_rootfs(plan: ContainerPlan, chan: sync.Channel, fds: InitFds) -> int:
     os.umask(0)
-    root_fd = pivot.prepare_root(plan.rootfs)
+    if plan.ns.has("mount"):
+        root_fd = pivot.prepare_root(plan.rootfs)
+    else:  # the host's mount namespace: mounts stay below the rootfs, and delete removes them
+        root_fd = os.open(plan.rootfs, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     # the parent's view of the hierarchies: in a new cgroup namespace mountinfo
     # shows the host's cgroup mounts rooted outside it
     view = CgroupView(plan.cgroup_layout, plan.cgroup_path, plan.ns.has("cgroup"))
@@ -194,7 +198,9 @@ def join_cgroup(tasks: list[tuple[str, int]]) -> None:
 
 
 def _enter_root(plan: ContainerPlan, root_fd: int, fds: InitFds) -> None:
-    if plan.options.no_pivot:
+    if not plan.ns.has("mount"):
+        pivot.chroot(root_fd)
+    elif plan.options.no_pivot:
         pivot.move_root(root_fd)
     else:
         pivot.pivot(root_fd)
@@ -219,11 +225,11 @@ def _enter_root(plan: ContainerPlan, root_fd: int, fds: InitFds) -> None:
         fds.console = -1
 
 
-def _finish_process(plan: ContainerPlan, fds: InitFds) -> tuple[str, dict[str, str]]:
+def _finish_process(plan: ContainerPlan, fds: InitFds, warnings: list[str]) -> tuple[str, dict[str, str]]:
     """Everything about the process before it may run: returns (program path, env)."""
     if fds.seccomp is not None:
         fds.seccomp = launch.Seccomp(fds.seccomp, fds.notify, fds.hook_state)
-    return launch.prepare(plan.spec.process, plan.caps, plan.spec, fds.seccomp)
+    return launch.prepare(plan.spec.process, plan.caps, plan.spec, fds.seccomp, fds.preserve, warnings)
 
 
 def _wait_for_start(state_dir: int) -> None:
@@ -241,4 +247,4 @@ def _exec(plan: ContainerPlan, target: str, env: dict[str, str], fds: InitFds) -
         from pyruntime.process.hooks import run_all
         run_all(plan.spec.hooks.start_container, container_state_json(plan, "running", os.getpid()),
                 "start_container")
-    launch.execute(plan.spec.process, target, env, fds.preserve, fds.seccomp)
+    launch.execute(plan.spec.process, target, env, fds.seccomp)

@@ -76,11 +76,19 @@ def make_plan(spec: Spec, options: CreateOptions, host: HostFacts) -> ContainerP
     problems = []
     ns = nsplan.plan(spec.linux)
     if not ns.has("mount"):
-        problems.append("linux.namespaces: a mount namespace is required (the rootfs is set up in it)")
-    if spec.hostname and not ns.creates("uts"):
-        problems.append("hostname: setting it needs a new uts namespace")
-    if spec.domainname and not ns.creates("uts"):
-        problems.append("domainname: setting it needs a new uts namespace")
+        # runc's rules: without a mount namespace the mounts land in the host's (delete
+        # removes them), but nothing that would change the host's existing mounts
+        for field, value in (("linux.maskedPaths", spec.linux.masked_paths),
+                             ("linux.readonlyPaths", spec.linux.readonly_paths),
+                             ("root.readonly", spec.root.readonly),
+                             ("linux.rootfsPropagation", spec.linux.rootfs_propagation)):
+            if value:
+                problems.append(f"{field}: needs a mount namespace (it would change the host's mounts)")
+    # a joined uts namespace may be renamed too (runc allows it); the host's may not
+    if spec.hostname and not ns.has("uts"):
+        problems.append("hostname: setting it needs a uts namespace")
+    if spec.domainname and not ns.has("uts"):
+        problems.append("domainname: setting it needs a uts namespace")
     if problems:
         raise ConfigError(problems)
     rootfs = spec.root.path if os.path.isabs(spec.root.path) else os.path.join(options.bundle, spec.root.path)

@@ -20,7 +20,8 @@ They talk over one SOCK_SEQPACKET socketpair, one JSON object per message:
     HOOKS        init     parent   mounts are done, before pivot_root: run the
                                    prestart and createRuntime hooks
     HOOKS_DONE   parent   init     those hooks succeeded
-    READY        init     parent   setup is complete; create may return
+    READY        init     parent   setup is complete; create may return; {"warnings": [...]}
+                                   (what runc only warns about, for the parent to log)
     ERROR        child    parent   {"error": one line}; the sender exits non-zero
 
 A child never returns into CLI code: it ends in execve, or in os._exit()
@@ -118,7 +119,14 @@ def fail_child(channel: Channel, exc: BaseException, debug: bool = False) -> Non
             import traceback
             text += "\n" + "".join(traceback.format_exception(exc))
     try:
+        if channel.fd < 0:
+            raise OSError("closed")
         channel.send(ERROR, error=text)
-    except OSError:
-        pass
+    except (OSError, PyruntimeError):
+        # after READY nobody listens (create has returned): the container's own
+        # stderr is the one place left where the caller can see what went wrong
+        try:
+            os.write(2, f"pyruntime: {text}\n".encode())
+        except OSError:
+            pass
     os._exit(1)

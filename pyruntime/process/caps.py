@@ -81,9 +81,17 @@ def drop_bounding(p: CapPlan, last: int) -> None:
             proc.prctl(proc.PR_CAPBSET_DROP, num)
 
 
-def apply_sets(p: CapPlan, last: int) -> None:
+def apply_sets(p: CapPlan, last: int, warnings: list[str] | None = None) -> None:
+    """capset, then ambient. An ambient capability the kernel refuses (it must also be
+    inheritable and permitted) is a warning, not an error, as in runc."""
+    from pyruntime.errors import SyscallError
     proc.capset(p.effective, p.permitted, p.inheritable)
     proc.prctl(proc.PR_CAP_AMBIENT, proc.PR_CAP_AMBIENT_CLEAR_ALL)
     for num in range(last + 1):
         if p.ambient >> num & 1:
-            proc.prctl(proc.PR_CAP_AMBIENT, proc.PR_CAP_AMBIENT_RAISE, num)
+            try:
+                proc.prctl(proc.PR_CAP_AMBIENT, proc.PR_CAP_AMBIENT_RAISE, num)
+            except SyscallError as exc:
+                if warnings is not None:
+                    warnings.append(f"process.capabilities.ambient: cannot raise {CAPABILITIES[num]} "
+                                    f"(not also inheritable and permitted): {exc}")

@@ -1,7 +1,7 @@
 """The last steps before a container program runs, shared by the init and exec.
 
-    target, env = prepare(process, caps, spec, seccomp)   # may fail: still reportable
-    execute(process, target, env, preserve_fds, seccomp)  # never returns
+    target, env = prepare(process, caps, spec, seccomp, preserve_fds)  # may fail: still reportable
+    execute(process, target, env, seccomp)                             # never returns
 
 Seccomp goes in as late as the kernel allows: right before execve when
 no_new_privs is set or the process keeps CAP_SYS_ADMIN; otherwise (the kernel
@@ -59,9 +59,36 @@ def chdir_in_root(cwd: str) -> None:
         raise PyruntimeError(f"process.cwd: {cwd} resolves outside the container")
 
 
-def prepare(process: Process, caps: capsmod.CapPlan, spec: Spec,
-            seccomp: Seccomp | None = None) -> tuple[str, dict[str, str]]:
-    """cwd, limits, attributes, identity and capabilities; returns (program path, env)."""
+def close_on_exec_from(first: int) -> None:
+    """Mark every fd from ``first`` up close-on-exec (the runtime's and any the caller leaked).
+
+    Done before any seccomp filter is loaded: a profile may not allow
+    close_range, and /proc may not be mounted for the fcntl fallback later.
+    """
+    try:
+        kfd.close_range(first, 0xFFFFFFFF, kfd.CLOSE_RANGE_CLOEXEC)
+        return
+    except PyruntimeError:
+        pass  # ENOSYS on kernels before 5.11
+    import fcntl
+    for name in os.listdir("/proc/self/fd"):
+        fd = int(name)
+        if fd >= first:
+            try:
+                fcntl.fcntl(fd, fcntl.F_SETFD, fcntl.FD_CLOEXEC)
+            except OSError:
+                pass
+
+
+def prepare(process: Process, caps: capsmod.CapPlan, spec: Spec, seccomp: Seccomp | None = None,
+            preserve_fds: int = 0, warnings: list[str] | None = None) -> tuple[str, dict[str, str]]:
+    """cwd, limits, attributes, identity and capabilities; returns (program path, env).
+
+    Problems that runc only warns about are appended to ``warnings``.
+    """
+    # no fd of the runtime reaches the container (CVE-2024-21626): all but 0-2
+    # and the preserved ones close on exec
+    close_on_exec_from(3 + preserve_fds)
     chdir_in_root(process.cwd)
     rlimits.apply(process.rlimits)
     attributes.apply_before_identity(spec, process)
@@ -70,7 +97,7 @@ def prepare(process: Process, caps: capsmod.CapPlan, spec: Spec,
         seccomp.load()  # must be while privileged: no no_new_privs, no CAP_SYS_ADMIN after
     last = capsmod.last_cap()
     capsmod.drop_bounding(caps, last)
-    identity.become(process.user, lambda: capsmod.apply_sets(caps, last))
+    identity.become(process.user, lambda: capsmod.apply_sets(caps, last, warnings))
     if process.no_new_privileges:
         proc.prctl(proc.PR_SET_NO_NEW_PRIVS, 1)
     if "HOME" not in env:
@@ -78,12 +105,11 @@ def prepare(process: Process, caps: capsmod.CapPlan, spec: Spec,
     return execpath.lookup(process.args[0], env), env
 
 
-def execute(process: Process, target: str, env: dict[str, str], preserve_fds: int,
-            seccomp: Seccomp | None = None) -> None:
-    """Close every runtime fd on exec, load seccomp last, execve. Never returns."""
-    # no fd of the runtime reaches the container (CVE-2024-21626): all but 0-2
-    # and the preserved ones close on exec
-    kfd.close_range(3 + preserve_fds, 0xFFFFFFFF, kfd.CLOSE_RANGE_CLOEXEC)
+def execute(process: Process, target: str, env: dict[str, str], seccomp: Seccomp | None = None) -> None:
+    """Load seccomp if it is not loaded yet, execve. Never returns.
+
+    Every fd but 0-2 and the preserved ones is close-on-exec since prepare().
+    """
     if seccomp is not None and not seccomp.loaded:
         seccomp.load()
     os.execve(target, list(process.args), env)

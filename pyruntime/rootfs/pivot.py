@@ -70,6 +70,28 @@ def move_root(root_fd: int) -> None:
     os.chdir("/")
 
 
+def chroot(root_fd: int) -> None:
+    """Without a mount namespace there is nothing to pivot: chroot, as runc does."""
+    os.fchdir(root_fd)
+    os.chroot(".")
+    os.chdir("/")
+
+
+def unmount_below(path: str) -> None:
+    """Detach every mount at or below path in our namespace, deepest first.
+
+    For containers without a mount namespace, whose mounts were made in the host's.
+    """
+    prefix = path.rstrip("/") + "/"
+    with open("/proc/self/mountinfo") as f:
+        points = [line.split()[4].replace("\\040", " ") for line in f]
+    for point in sorted({p for p in points if p.startswith(prefix)}, key=len, reverse=True):
+        try:
+            m.umount2(point, m.MNT_DETACH)
+        except SyscallError:
+            pass  # already gone with a parent
+
+
 def finish_root(readonly: bool, propagation: int) -> None:
     """After pivot: linux.rootfsPropagation on / (only /, as runc), and a read-only root."""
     if propagation:

@@ -1,0 +1,134 @@
+#!/usr/bin/env python3
+"""The opencontainers runtime-tools validation suite, pyruntime and runc side by side.
+
+    sudo conformance/run [--only create,kill,...] [--runtimes pyruntime,runc] [-v]
+
+Builds the validation programs and runtimetest once (cached in
+/var/cache/pyruntime-conformance, keyed by the pinned version), then runs every
+program under each runtime, in turn, from a directory holding the suite's
+rootfs tarball and runtimetest. Prints one row per program (ok / not ok /
+skip, with assertion counts) and ends with `N passed, M failed` for pyruntime,
+counting assertions. Output of failing programs is kept under the cache's
+logs/ directory.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+
+MODULE = "github.com/opencontainers/runtime-tools"
+# the newest commit of the default branch the Go module proxy serves (2026-03-16)
+VERSION = "v0.9.1-0.20260316125833-8a4db579f5c8"
+CACHE = os.environ.get("CONFORMANCE_CACHE", "/var/cache/pyruntime-conformance")
+HERE = os.path.dirname(os.path.abspath(__file__))
+TAP = re.compile(r"^(not ok|ok)\s+\d+(.*)$")
+
+
+def build() -> tuple[str, str]:
+    """(bin dir, work dir), building only when the pinned version is not cached yet."""
+    root = os.path.join(CACHE, VERSION)
+    bindir, work = os.path.join(root, "bin"), os.path.join(root, "work")
+    stamp = os.path.join(root, "built")
+    if not os.path.exists(stamp):
+        os.makedirs(bindir, exist_ok=True)
+        env = dict(os.environ, GOBIN=bindir, GOFLAGS="-mod=mod")
+        print(f"conformance: building {MODULE}@{VERSION} (once)", file=sys.stderr)
+        subprocess.run(["go", "install", f"{MODULE}/validation/...@{VERSION}"], env=env, check=True)
+        subprocess.run(["go", "install", f"{MODULE}/cmd/runtimetest@{VERSION}"],
+                       env=dict(env, CGO_ENABLED="0"), check=True)
+        moddir = subprocess.run(["go", "list", "-m", "-f", "{{.Dir}}", f"{MODULE}@{VERSION}"],
+                                env=env, capture_output=True, text=True, check=True).stdout.strip()
+        os.makedirs(work, exist_ok=True)
+        shutil.copy(os.path.join(moddir, "rootfs-amd64.tar.gz"), work)
+        shutil.copy(os.path.join(bindir, "runtimetest"), work)
+        open(stamp, "w").write(time.strftime("%Y-%m-%dT%H:%M:%SZ\n", time.gmtime()))
+    return bindir, work
+
+
+def run_program(bindir: str, work: str, program: str, runtime: str, timeout: int) -> dict:
+    env = dict(os.environ, RUNTIME=runtime)
+    try:
+        proc = subprocess.run([os.path.join(bindir, program)], cwd=work, env=env, capture_output=True,
+                              text=True, timeout=timeout)
+        out, code = proc.stdout + proc.stderr, proc.returncode
+    except subprocess.TimeoutExpired as exc:
+        out, code = (exc.stdout or b"").decode() + f"\n(timed out after {timeout}s)", -1
+    counts = {"ok": 0, "not ok": 0, "skip": 0}
+    failures = []
+    for line in out.splitlines():
+        m = TAP.match(line)
+        if not m:
+            continue
+        if "# skip" in m.group(2).lower():
+            counts["skip"] += 1
+        else:
+            counts[m.group(1)] += 1
+            if m.group(1) == "not ok":
+                failures.append(m.group(2).strip(" -"))
+    if code not in (0,) and not counts["not ok"]:
+        counts["not ok"] += 1
+        failures.append(f"exited with status {code}")
+    verdict = "not ok" if counts["not ok"] else ("skip" if counts["skip"] and not counts["ok"] else "ok")
+    return {"verdict": verdict, **counts, "failures": failures, "output": out}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description="runtime-tools validation, pyruntime vs runc")
+    ap.add_argument("--only", default="")
+    ap.add_argument("--runtimes", default="pyruntime,runc")
+    ap.add_argument("--timeout", type=int, default=120)
+    ap.add_argument("--json", default="")
+    ap.add_argument("-v", "--verbose", action="store_true")
+    opts = ap.parse_args()
+    bindir, work = build()
+    programs = sorted(p for p in os.listdir(bindir) if p != "runtimetest")
+    if opts.only:
+        programs = [p for p in programs if p in opts.only.split(",")]
+    runtimes = [shutil.which(r) or r for r in opts.runtimes.split(",")]
+    names = [os.path.basename(r) for r in runtimes]
+    logs = os.path.join(CACHE, "logs")
+    os.makedirs(logs, exist_ok=True)
+    results: dict[str, dict] = {}
+    print(f"{'test':34s}" + "".join(f"{n:>22s}" for n in names))
+    for program in programs:
+        row = results[program] = {}
+        for name, runtime in zip(names, runtimes):
+            row[name] = run_program(bindir, work, program, runtime, opts.timeout)
+            if row[name]["verdict"] == "not ok":
+                with open(os.path.join(logs, f"{program}.{name}.tap"), "w") as f:
+                    f.write(row[name]["output"])
+        cells = "".join(f"{r['verdict']:>8s} {r['ok']:3d}/{r['ok'] + r['not ok']:<3d}{'s' + str(r['skip']) if r['skip'] else '':>7s}"
+                        for r in row.values())
+        print(f"{program:34s}{cells}", flush=True)
+        if opts.verbose:
+            for name, r in row.items():
+                for failure in r["failures"]:
+                    print(f"    {name}: not ok - {failure}")
+    mine = names[0]
+    print()
+    for other in names[1:]:
+        worse = [p for p, r in results.items() if r[mine]["not ok"] > r[other]["not ok"]]
+        better = [p for p, r in results.items() if r[mine]["not ok"] < r[other]["not ok"]]
+        print(f"{other}: {sum(r[other]['ok'] for r in results.values())} passed, "
+              f"{sum(r[other]['not ok'] for r in results.values())} failed")
+        print(f"programs where {mine} fails more assertions than {other}: {', '.join(worse) or 'none'}")
+        print(f"programs where {mine} fails fewer assertions than {other}: {', '.join(better) or 'none'}")
+    passed = sum(r[mine]["ok"] for r in results.values())
+    failed = sum(r[mine]["not ok"] for r in results.values())
+    print(f"{passed} passed, {failed} failed")
+    if opts.json:
+        slim = {p: {n: {k: v for k, v in r.items() if k != "output"} for n, r in row.items()}
+                for p, row in results.items()}
+        with open(opts.json, "w") as f:
+            json.dump(slim, f, indent=2)
+    return 0 if failed == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
