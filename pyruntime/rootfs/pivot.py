@@ -14,7 +14,7 @@ def prepare_root(rootfs: str) -> int:
     The whole tree becomes rslave first, so nothing mounted from here on
     appears on the host; linux.rootfsPropagation is applied after pivot_root.
     """
-    #m.mount(None, ".", None, m.MS_SLAVE | m.MS_REC)
+    m.mount(None, "/", None, m.MS_SLAVE | m.MS_REC)
     # pivot_root refuses a new root whose parent mount is shared (rootfsPropagation
     # "shared"), and a private parent keeps the bind below from propagating out
     m.mount(None, parent_mount(os.path.dirname(rootfs)), None, m.MS_PRIVATE)
