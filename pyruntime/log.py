@@ -4,8 +4,10 @@ Entries are logrus-shaped, because containerd's shim reads the last
 ``level=error`` entry of this file and shows its ``msg`` to Kubernetes users:
     text: time="2026-01-02T03:04:05Z" level=error msg="..."
     json: {"level":"error","msg":"...","time":"2026-01-02T03:04:05Z"}
-Without --log, entries go to stderr. The one-line error a user reads on
-stderr is printed by the CLI in addition (as runc's fatal() does).
+Without --log, warnings (and with --debug, everything) go to stderr. The
+one-line error a user reads on stderr is printed by the CLI in addition (as
+runc's fatal() does). Info entries record each lifecycle step in the log
+file: a shim's log.json shows pyruntime did the work.
 """
 from __future__ import annotations
 
@@ -47,7 +49,9 @@ def emit(level: str, msg: str) -> None:
             return
         except OSError:
             pass  # fall back to stderr rather than lose the entry
-    if level != "error":  # the CLI prints errors itself, once
+    # on stderr: warnings always (errors the CLI prints itself, once); info and
+    # debug only with --debug, so a plain `run` prints nothing of ours
+    if level == "warning" or (_config["debug"] and level != "error"):
         sys.stderr.write(line)
 
 

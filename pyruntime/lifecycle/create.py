@@ -11,7 +11,7 @@ import contextlib
 import os
 from pyruntime._dataclasses import dataclass
 
-from pyruntime import cgroups, log
+from pyruntime import __version__, cgroups, log
 from pyruntime.errors import PyruntimeError
 from pyruntime.lifecycle import init, stage1, sync
 from pyruntime.lifecycle.plan import ContainerPlan, CreateOptions, HostFacts, make_plan
@@ -116,6 +116,7 @@ def create(store: Store, plan: ContainerPlan, raw_config: dict, console_fd: int 
         if fd >= 0:
             os.close(fd)
     cdir.close()
+    log.info(f"pyruntime {__version__}: created container {plan.id} (init pid {record.pid})")
     return Created(record, plan)
 
 

@@ -69,6 +69,7 @@ def delete(c: Container, force: bool = False) -> None:
     if c.record is not None and status != CREATING:
         _run_poststop(c)
     c.dir.remove()
+    log.info(f"deleted container {c.id}")
     if errors:
         raise PyruntimeError(f"container {c.id} deleted, but: {errors[0]}")
 

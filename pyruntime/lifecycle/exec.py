@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 
+from pyruntime import log
 from pyruntime._dataclasses import dataclass
 from pyruntime.errors import PyruntimeError
 from pyruntime.kernel import proc
@@ -94,7 +95,6 @@ def run(c: Container, plan: ExecPlan) -> int:
                 manager.add(pid)
             parent.send(sync.CGROUP_DONE)
         for warning in parent.wait_for(sync.READY, "exec process").get("warnings", ()):
-            from pyruntime import log
             log.warning(warning)
     except BaseException:
         for p in (pid, stage1_pid):
@@ -108,6 +108,7 @@ def run(c: Container, plan: ExecPlan) -> int:
         parent.close()
     if plan.pid_file:
         write_pid_file(plan.pid_file, pid)
+    log.info(f"exec in container {c.id}: pid {pid}")
     c.dir.close()  # the lock is for setting up, not for the life of the process
     if plan.detach:
         return 0

@@ -57,6 +57,7 @@ def release_init(c: Container) -> None:
 def start(c: Container) -> None:
     require(c.status(), "start", c.id)
     release_init(c)
+    log.info(f"started container {c.id}")
     hooks = _poststart_hooks(c)
     if hooks:
         from pyruntime.process.hooks import run_all
