@@ -7,16 +7,20 @@ Rounds interleave the runtimes (pyruntime, runc, crun, pyruntime, ...) so that
 machine noise hits all of them alike. Reported: medians of wall time and of
 CPU time (user+sys of the runtime and every process it reaped, from wait4),
 ratios against runc and crun, throughput of 100 sequential and 2-way parallel
-containers, and memory (peak RSS of `create`, RSS of a created container's
-init). Results are also written as JSON for later comparison.
+containers, memory (peak RSS of `create`, RSS of a created container's
+init), and the wall time of `ctr run --rm` through containerd's runc shim with
+each runtime as its runc binary. Results are also written as JSON for later
+comparison.
 
 crun 1.8 refuses this host's hybrid cgroup layout, so its commands run in a
 worker that lives in its own mount namespace with a tmpfs over
-/sys/fs/cgroup/unified (the host's mounts are untouched).
+/sys/fs/cgroup/unified (the host's mounts are untouched). For the containerd
+figure, containerd itself runs in such a namespace, for all three runtimes.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -30,7 +34,10 @@ import uuid
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 RUNTIMES = ("pyruntime", "runc", "crun")
-OPS = ("run", "create", "start", "kill", "delete", "exec", "seq100", "par100", "rss")
+OPS = ("run", "create", "start", "kill", "delete", "exec", "seq100", "par100", "rss", "ctr")
+# a mount namespace where /sys/fs/cgroup/unified is an empty tmpfs: what crun needs on a hybrid host
+HIDE_UNIFIED = ("unshare", "--mount", "--propagation", "private", "sh", "-c",
+                'mount -t tmpfs tmpfs /sys/fs/cgroup/unified && exec "$@"', "sh")
 
 
 _DEVNULL = [(os.POSIX_SPAWN_OPEN, fd, "/dev/null", os.O_RDWR, 0) for fd in (0, 1, 2)]
@@ -90,10 +97,8 @@ class Worker(Local):
 
     def __init__(self, binary: str, root: str):
         super().__init__(binary, root)
-        script = ("mount --make-rprivate / && mount -t tmpfs tmpfs /sys/fs/cgroup/unified && "
-                  f"exec {sys.executable} {os.path.abspath(__file__)} --worker")
-        self.proc = subprocess.Popen(["unshare", "--mount", "sh", "-c", script], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, text=True, bufsize=1)
+        self.proc = subprocess.Popen([*HIDE_UNIFIED, sys.executable, os.path.abspath(__file__), "--worker"],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
         self.lock = threading.Lock()
 
     def _ask(self, request: dict):
@@ -165,6 +170,38 @@ def throughput(rt, bundle_true: str, count: int, parallel: int) -> float:
     return count / (time.perf_counter() - t0)
 
 
+def containerd_times(binaries: dict[str, str], rootfs: str, work: str, rounds: int) -> dict[str, list[float]]:
+    """Wall seconds of `ctr run --rm busybox /bin/true` per runtime, rounds interleaved.
+
+    The containerd, image and namespace plumbing is the client tests' own
+    (tests/integration/clients.py), so the bench measures what the tests check.
+    """
+    sys.path[:0] = [os.path.join(REPO, "tests"), os.path.join(REPO, "tests", "integration")]
+    import clients
+    os.makedirs(work)
+    times: dict[str, list[float]] = {name: [] for name in binaries}
+    # skopeo's blob-info cache lands in /var/lib/containers whatever we ask (see the tests' conftest)
+    with clients.removed_if_new("/var/lib/containers"), contextlib.ExitStack() as cleanup:
+        netns = clients.NetNS(work)
+        cleanup.callback(netns.close)
+        daemon = clients.Containerd(netns, work, launch=HIDE_UNIFIED)
+        cleanup.callback(daemon.close)
+        layout = clients.build_image(rootfs, work)
+        tar = os.path.join(work, "busybox.tar")
+        subprocess.run(["skopeo", "copy", "-q", f"oci:{layout}:busybox", f"docker-archive:{tar}:busybox:latest"],
+                       check=True)
+        daemon.ctr("images", "import", tar)
+        for _ in range(rounds):
+            for name, binary in binaries.items():
+                argv = [shutil.which("ctr"), "-a", daemon.socket, "-n", "pyrt", "run", "--rm", "--runc-binary", binary,
+                        "--runc-root", f"{work}/ctr-root-{name}", "--fifo-dir", f"{work}/fifo",
+                        "docker.io/library/busybox:latest", f"c-{uuid.uuid4().hex[:8]}", "/bin/true"]
+                wall, _, _, rc = timed(argv)
+                if rc == 0:
+                    times[name].append(wall)
+    return times
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=15)
@@ -192,6 +229,10 @@ def main() -> int:
             runtimes[name] = (Worker if name == "crun" else Local)(binary, root)
         results = {n: {k: [] for k in ("run", "create", "start", "exec", "kill", "delete")}
                    for n in runtimes}
+        ctr = {}
+        if "ctr" in ops:
+            ctr = containerd_times({n: rt.binary for n, rt in runtimes.items()},
+                                   os.path.join(bundle_true, "rootfs"), f"{work}/containerd", opts.rounds)
         for _ in range(opts.rounds):
             for name, rt in runtimes.items():
                 if "run" in ops:
@@ -214,6 +255,8 @@ def main() -> int:
                 s["seq100_per_s"] = throughput(rt, bundle_true, 100, 1)
             if "par100" in ops:
                 s["par100_per_s"] = throughput(rt, bundle_true, 100, 2)
+            if ctr.get(name):
+                s["ctr_run_rm_wall_ms"] = 1000 * statistics.median(ctr[name])
         print_table(summary)
         out = opts.json or os.path.join(HERE, "results", time.strftime("%Y%m%d-%H%M%S") + ".json")
         os.makedirs(os.path.dirname(out), exist_ok=True)

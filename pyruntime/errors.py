@@ -14,7 +14,9 @@ import os
 
 
 class PyruntimeError(Exception):
-    """Base class; ``str(err)`` is the user-facing line."""
+    """Base class; ``str(err)`` is the user-facing line, ``exit_code`` the status (runc's)."""
+
+    exit_code = 1
 
     def __init__(self, message: str):
         super().__init__(message)

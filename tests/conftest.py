@@ -25,8 +25,6 @@ def pytest_collection_modifyitems(config, items):
 
 
 @pytest.fixture(scope="session")
-
-
 def rootfs_template(tmp_path_factory) -> str:
     """One busybox rootfs per session; bundles copy it (cp -a is fast)."""
     base = tmp_path_factory.mktemp("template")
@@ -36,8 +34,6 @@ def rootfs_template(tmp_path_factory) -> str:
 
 
 @pytest.fixture
-
-
 def bundle(tmp_path, rootfs_template) -> Bundle:
     path = tmp_path / "bundle"
     subprocess.run(["cp", "-a", rootfs_template, str(path)], check=True)
@@ -48,8 +44,6 @@ def bundle(tmp_path, rootfs_template) -> Bundle:
 
 
 @pytest.fixture
-
-
 def runtime(tmp_path):
     root = tmp_path / "state"
     rt = Runtime(str(root), str(tmp_path / "pyruntime.log"))

@@ -41,18 +41,19 @@ class Bundle:
 
 
 class Runtime:
-    """The pyruntime binary with a private --root; remembers containers to clean up."""
+    """A runtime binary (pyruntime unless told) with a private --root; remembers containers to clean up."""
 
-    def __init__(self, root: str, log: str):
+    def __init__(self, root: str, log: str, binary: str = PYRUNTIME):
         self.root = root
         self.log = log
+        self.binary = binary
         self.created: set[str] = set()
 
     def new_id(self, prefix: str = "t") -> str:
         return f"{prefix}-{uuid.uuid4().hex[:10]}"
 
     def cmd(self, *args: str, log_format: str = "json") -> list[str]:
-        return [PYRUNTIME, "--root", self.root, "--log", self.log, "--log-format", log_format, *args]
+        return [self.binary, "--root", self.root, "--log", self.log, "--log-format", log_format, *args]
 
     def run(self, *args: str, check: bool = False, timeout: float = 30, input: bytes | None = None,
             **kw) -> subprocess.CompletedProcess:

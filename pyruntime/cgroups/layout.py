@@ -36,13 +36,24 @@ class Layout:
 
 
 def parse_mountinfo(text: str) -> Layout:
-    v1: dict[str, str] = {}
-    unified = ""
+    # mountinfo lists mounts in the order they were made: a later mount on the
+    # same point, or on a directory above it, hides the earlier one (a tmpfs
+    # over /sys/fs/cgroup/unified, say), so only visible cgroup mounts count
+    visible: dict[str, tuple[str, str, str]] = {}
     for line in text.splitlines():
         parts = line.split()
         sep = parts.index("-")
-        fstype, point, super_opts = parts[sep + 1], parts[4], parts[sep + 3]
-        if parts[3] != "/":
+        point, fstype = parts[4], parts[sep + 1]
+        if visible:
+            below = point.rstrip("/") + "/"
+            for hidden in [p for p in visible if p == point or p.startswith(below)]:
+                del visible[hidden]
+        if fstype in ("cgroup", "cgroup2"):
+            visible[point] = (parts[3], fstype, parts[sep + 3])
+    v1: dict[str, str] = {}
+    unified = ""
+    for point, (root, fstype, super_opts) in visible.items():
+        if root != "/":
             continue  # a bind of a sub-cgroup (as inside a container), not a hierarchy root
         if fstype == "cgroup2":
             unified = point

@@ -21,14 +21,69 @@ def _ints(path: str) -> list[int]:
 
 
 def _entry(d: str, prefix: str) -> dict:
-    return {"limit": _limit(fs.read_int(f"{d}/{prefix}limit_in_bytes", 0)),
+    # v1 limits as the files say (9223372036854771712 for none), like runc
+    return {"limit": fs.read_int(f"{d}/{prefix}limit_in_bytes", 0),
             "usage": fs.read_int(f"{d}/{prefix}usage_in_bytes", 0),
             "max": fs.read_int(f"{d}/{prefix}max_usage_in_bytes", 0),
             "failcnt": fs.read_int(f"{d}/{prefix}failcnt", 0)}
 
 
 def _limit(value: int) -> int:
-    return 2 ** 64 - 1 if value < 0 or value >= 2 ** 62 else value
+    """A v2 limit: "max" (read as -1) is reported as the largest uint64, like runc."""
+    return 2 ** 64 - 1 if value < 0 else value
+
+
+def _page_sizes() -> list[str]:
+    """Huge page sizes in the cgroup files' spelling: hugepages-2048kB -> 2MB."""
+    try:
+        names = os.listdir("/sys/kernel/mm/hugepages")
+    except OSError:
+        return []
+    out = []
+    for name in sorted(names):
+        kb = int(name[len("hugepages-"):-len("kB")])
+        out.append(f"{kb // 1024 // 1024}GB" if kb >= 1 << 20 else f"{kb // 1024}MB" if kb >= 1024 else f"{kb}KB")
+    return out
+
+
+def _hugetlb(d: str | None, v2: bool) -> dict:
+    out = {}
+    for size in _page_sizes() if d else ():
+        if v2:
+            out[size] = {"usage": fs.read_int(f"{d}/hugetlb.{size}.current", 0),
+                         "failcnt": fs.read_keyed(f"{d}/hugetlb.{size}.events").get("max", 0)}
+        else:
+            out[size] = {"usage": fs.read_int(f"{d}/hugetlb.{size}.usage_in_bytes", 0),
+                         "max": fs.read_int(f"{d}/hugetlb.{size}.max_usage_in_bytes", 0),
+                         "failcnt": fs.read_int(f"{d}/hugetlb.{size}.failcnt", 0)}
+    return out
+
+
+def _with_runc_keys(stats: dict) -> dict:
+    """runc's Stats always has these; intel_rdt and network_interfaces pyruntime does not collect."""
+    stats.setdefault("hugetlb", {})
+    stats["intel_rdt"] = {}
+    stats["network_interfaces"] = None
+    return stats
+
+
+def _usage_all(path: str) -> tuple[list[int], list[int]]:
+    """cpuacct.usage_all: per-cpu user and system nanoseconds."""
+    user, kernel = [], []
+    try:
+        with open(path) as f:
+            next(f)  # "cpu user system"
+            for line in f:
+                _, u, k = line.split()
+                user.append(int(u))
+                kernel.append(int(k))
+    except (OSError, StopIteration, ValueError):
+        pass
+    return kernel, user
+
+
+CPUSET_FLAGS = ("cpu_exclusive", "mem_exclusive", "mem_hardwall", "memory_migrate", "memory_pressure",
+                "memory_spread_page", "memory_spread_slab", "sched_load_balance", "sched_relax_domain_level")
 
 
 def _blkio_v1(path: str) -> list[dict]:
@@ -49,8 +104,10 @@ def v1_stats(manager) -> dict:
     d = manager.dir_of
     stats: dict = {}
     cpuacct = d("cpuacct") or ""
+    kernel, user = _usage_all(f"{cpuacct}/cpuacct.usage_all")
     usage = {"total": fs.read_int(f"{cpuacct}/cpuacct.usage", 0),
-             "percpu": _ints(f"{cpuacct}/cpuacct.usage_percpu")}
+             "percpu": _ints(f"{cpuacct}/cpuacct.usage_percpu"),
+             "percpu_kernel": kernel, "percpu_user": user}
     ticks = fs.read_keyed(f"{cpuacct}/cpuacct.stat")
     usage["kernel"] = ticks.get("system", 0) * 10 ** 9 // CLK_TCK
     usage["user"] = ticks.get("user", 0) * 10 ** 9 // CLK_TCK
@@ -76,8 +133,10 @@ def v1_stats(manager) -> dict:
     cpuset = d("cpuset")
     if cpuset:
         stats["cpuset"] = {"cpus": _cpu_list(fs.read(f"{cpuset}/cpuset.cpus")),
-                           "mems": _cpu_list(fs.read(f"{cpuset}/cpuset.mems"))}
-    return stats
+                           "mems": _cpu_list(fs.read(f"{cpuset}/cpuset.mems")),
+                           **{flag: fs.read_int(f"{cpuset}/cpuset.{flag}", 0) for flag in CPUSET_FLAGS}}
+    stats["hugetlb"] = _hugetlb(d("hugetlb"), v2=False)
+    return _with_runc_keys(stats)
 
 
 def _cpu_list(text: str) -> list[int]:
@@ -122,7 +181,8 @@ def v2_stats(manager) -> dict:
     except OSError:
         pass
     stats["blkio"] = {"ioServiceBytesRecursive": io}
-    return stats
+    stats["hugetlb"] = _hugetlb(d, v2=True)
+    return _with_runc_keys(stats)
 
 
 def oom_kills(manager) -> int:

@@ -98,14 +98,16 @@ def main(argv: list[str] | None = None) -> int:
         verb, args = rest[0], rest[1:]
         module_name = VERBS.get(verb)
         if module_name is None:
-            raise UsageError(f"unknown command {verb!r} (see pyruntime --help)")
+            err = UsageError(f"unknown command {verb!r} (see pyruntime --help)")
+            err.exit_code = 3  # runc's (urfave/cli's) status for an unknown command
+            raise err
         import importlib
         module = importlib.import_module(f"pyruntime.cli.verb_{module_name}")
         ctx = Context(values)
         log.debug(f"{verb} {' '.join(args)}")
         return module.run(ctx, verb, args)
     except PyruntimeError as exc:
-        return fail(str(exc))
+        return fail(str(exc), exc.exit_code)
     except KeyboardInterrupt:
         return fail("interrupted")
     except Exception as exc:  # a bug: still one line, with the traceback in --debug logs
@@ -116,12 +118,12 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
 
-def fail(message: str) -> int:
+def fail(message: str, code: int = 1) -> int:
     for line in message.splitlines() or ["error"]:
         log.error(line)
     sys.stderr.write("".join(f"pyruntime: {line}\n" for line in message.splitlines()))
     sys.stderr.flush()
-    return 1
+    return code
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pyruntime.cli.common import open_container
 from pyruntime.cli.flags import Flag, parse
-from pyruntime.errors import UsageError
+from pyruntime.errors import PyruntimeError, UsageError
 
 FLAGS = (
     Flag(("process", "p"), "str", "", "process.json with the process to run"),
@@ -84,13 +84,22 @@ def build_process(c, opts: dict, args: list[str]):
 
 
 def run(ctx, verb: str, argv: list[str]) -> int:
+    opts, args = parse(FLAGS, argv, verb)
+    if not args:
+        raise UsageError('"exec" requires a container id')
+    try:
+        return _exec(ctx, opts, args)
+    except PyruntimeError as exc:
+        # as runc: a process that could not be started is status 255, "exec failed: ..."
+        exc.exit_code = 255
+        raise exc.within("exec failed")
+
+
+def _exec(ctx, opts: dict, args: list[str]) -> int:
     from pyruntime.lifecycle import exec as execmod
     from pyruntime.model import parse as modelparse
     from pyruntime.process import caps as capsmod
     from pyruntime.state.status import PAUSED, require
-    opts, args = parse(FLAGS, argv, verb)
-    if not args:
-        raise UsageError('"exec" requires a container id')
     c = open_container(ctx, args[0])
     try:
         status = c.status()

@@ -14,7 +14,7 @@ def run(ctx, verb: str, argv: list[str]) -> int:
     opts, args = parse(FLAGS, argv, verb)
     if not 1 <= len(args) <= 2:
         raise UsageError('"kill" requires 1 or 2 arguments: <container-id> [signal]')
-    sig = parse_signal(args[1]) if len(args) == 2 else 15
+    sig = parse_signal(args[1], allow_zero=True) if len(args) == 2 else 15
     if sig is None:
         raise UsageError(f"unknown signal {args[1]!r}")
     c = open_container(ctx, args[0])

@@ -44,12 +44,15 @@ SIGNALS = {
 SIGNAL_NAMES = {num: f"SIG{name}" for name, num in reversed(list(SIGNALS.items()))}
 
 
-def parse_signal(text: str) -> int | None:
-    """'9', 'KILL', 'SIGKILL', 'sigterm', 'RTMIN+3' -> number; None when unknown."""
+def parse_signal(text: str, allow_zero: bool = False) -> int | None:
+    """'9', 'KILL', 'SIGKILL', 'sigterm', 'RTMIN+3' -> number; None when unknown.
+
+    ``allow_zero``: signal 0, which only checks the process exists (`kill ID 0`, as runc).
+    """
     raw = text.strip()
     if raw.isdigit():
         num = int(raw)
-        return num if 0 < num <= 64 else None
+        return num if (0 if allow_zero else 1) <= num <= 64 else None
     name = raw.upper()
     if name.startswith("SIG"):
         name = name[3:]

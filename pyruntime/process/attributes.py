@@ -135,8 +135,11 @@ def check_host_features(spec: Spec) -> None:
     """Refuse, before anything is created, fields this host cannot honour."""
     if spec.process is not None:
         check_lsm(spec.process)
-    if spec.linux.intel_rdt is not None and not os.path.isdir("/sys/fs/resctrl/info"):
-        raise PyruntimeError("linux.intelRdt: resctrl is not mounted on this host (/sys/fs/resctrl)")
+    # not implemented: refused rather than ignored, and `features` says so
+    if spec.linux.intel_rdt is not None:
+        raise PyruntimeError("linux.intelRdt: not supported by pyruntime (see `pyruntime features`)")
+    if spec.linux.net_devices:
+        raise PyruntimeError("linux.netDevices: not supported by pyruntime (see `pyruntime features`)")
 
 
 def apply_before_identity(spec: Spec, process: Process) -> None:

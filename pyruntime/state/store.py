@@ -143,7 +143,7 @@ class Store:
             os.makedirs(self.root, mode=0o711, exist_ok=True)
             os.mkdir(os.path.join(self.root, container_id), 0o711)
         except FileExistsError:
-            raise StateError(f"container with id exists: {container_id}") from None
+            raise StateError(f"container with given ID already exists: {container_id}") from None
         except OSError as exc:
             raise from_oserror(exc, "mkdir") from None
         return self._lock(container_id)

@@ -102,7 +102,7 @@ def test_duplicate_id(runtime, bundle):
     runtime.run("create", "--bundle", bundle.path, cid, check=True)
     proc = runtime.run("create", "--bundle", bundle.path, cid)
     assert proc.returncode == 1
-    assert proc.stderr.decode() == f"pyruntime: container with id exists: {cid}\n"
+    assert proc.stderr.decode() == f"pyruntime: container with given ID already exists: {cid}\n"
     assert runtime.state(cid)["status"] == "created"  # the first one is untouched
     runtime.run("delete", cid, check=True)
 
@@ -130,7 +130,7 @@ def test_unknown_flag_and_command(runtime, bundle):
     proc = runtime.run("create", "--bogus", "x")
     assert proc.returncode == 1 and proc.stderr.decode() == "pyruntime: flag provided but not defined: -bogus (pyruntime create)\n"
     proc = runtime.run("frobnicate")
-    assert proc.returncode == 1 and "unknown command 'frobnicate'" in proc.stderr.decode()
+    assert proc.returncode == 3 and "unknown command 'frobnicate'" in proc.stderr.decode()  # runc's status
 
 
 def test_commands_on_missing_container(runtime):

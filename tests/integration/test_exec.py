@@ -53,8 +53,8 @@ def test_exec_process_json(runtime, bundle, tmp_path):
     assert out.split() == ["from-json", "NoNewPrivs:", "1"]
     path.write_text(json.dumps({"cwd": "/", "args": []}))
     proc = runtime.run("exec", "--process", str(path), cid)
-    assert proc.returncode == 1
-    assert proc.stderr.decode() == "pyruntime: process.json: args: must be a non-empty array\n"
+    assert proc.returncode == 255  # runc's status when exec cannot start the process
+    assert proc.stderr.decode() == "pyruntime: exec failed: process.json: args: must be a non-empty array\n"
 
 
 def test_exec_detach_pid_file(runtime, bundle, tmp_path):
@@ -85,8 +85,8 @@ def test_exec_in_stopped_container_refused(runtime, bundle):
     runtime.run("run", "-d", "--bundle", bundle.path, cid, check=True)
     time.sleep(0.3)
     proc = runtime.run("exec", cid, "true")
-    assert proc.returncode == 1
-    assert proc.stderr.decode() == "pyruntime: cannot exec in a container that is stopped\n"
+    assert proc.returncode == 255
+    assert proc.stderr.decode() == "pyruntime: exec failed: cannot exec in a container that is stopped\n"
 
 
 def test_exec_capabilities_flag(runtime, bundle):

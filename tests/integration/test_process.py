@@ -2,6 +2,8 @@
 personality, scheduling, I/O priority, memory policy, CPU affinity, LSM refusal."""
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from helpers import run_container
@@ -120,10 +122,15 @@ def test_lsm_refused_clearly_where_absent(runtime, bundle, field, value, message
     assert (code, err) == (1, f"pyruntime: {message}\n")
 
 
-def test_intel_rdt_refused_without_resctrl(runtime, bundle):
-    bundle.edit(lambda c: c["linux"].update(intelRdt={"closID": "x"}))
+@pytest.mark.parametrize("field, value", [("intelRdt", {"closID": "x"}),
+                                          ("netDevices", {"eth9": {"name": "eth0"}})])
+def test_unimplemented_features_refused(runtime, bundle, field, value):
+    """Refused, never silently ignored; `features` reports both as disabled."""
+    bundle.edit(lambda c: c["linux"].update({field: value}))
     code, _, err = run_container(runtime, bundle, "true")
-    assert (code, err) == (1, "pyruntime: linux.intelRdt: resctrl is not mounted on this host (/sys/fs/resctrl)\n")
+    assert (code, err) == (1, f"pyruntime: linux.{field}: not supported by pyruntime (see `pyruntime features`)\n")
+    features = json.loads(runtime.output("features"))["linux"]
+    assert features[field] == {"enabled": False}
 
 
 def test_exec_cpu_affinity(runtime, bundle):

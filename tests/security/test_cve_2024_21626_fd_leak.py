@@ -59,4 +59,4 @@ def test_exec_cwd_through_magic_link_is_refused(runtime, bundle):
     cid = runtime.new_id()
     runtime.run("run", "-d", "--bundle", bundle.path, cid, check=True)
     proc = runtime.run("exec", "--cwd", "/proc/self/fd/3", cid, "pwd")
-    assert proc.returncode == 1 and proc.stderr.decode().startswith("pyruntime: process.cwd:")
+    assert proc.returncode == 255 and proc.stderr.decode().startswith("pyruntime: exec failed: process.cwd:")

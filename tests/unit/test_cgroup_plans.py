@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from pyruntime.cgroups import path as cgpath
-from pyruntime.cgroups.layout import HYBRID, V2, parse_mountinfo
+from pyruntime.cgroups.layout import HYBRID, V1, V2, parse_mountinfo
 from pyruntime.cgroups.resources import blkio_to_io_weight, shares_to_weight, swap_v2, v1_writes, v2_writes
 from pyruntime.errors import ConfigError
 from pyruntime.model.parse import resources
@@ -26,6 +26,16 @@ def test_layout_hybrid_and_v2():
     assert layout.v1["name=systemd"] == "/sys/fs/cgroup/systemd"
     v2 = parse_mountinfo("30 1 0:26 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw,nsdelegate\n")
     assert v2.kind == V2 and v2.unified == "/sys/fs/cgroup"
+
+
+def test_layout_ignores_hidden_hierarchies():
+    """A tmpfs over unified (what crun needs on a hybrid host) leaves plain v1; one over
+    /sys/fs/cgroup hides every hierarchy below it."""
+    over_unified = HYBRID_MOUNTINFO + "60 41 0:50 / /sys/fs/cgroup/unified rw - tmpfs tmpfs rw\n"
+    layout = parse_mountinfo(over_unified)
+    assert layout.kind == V1 and layout.unified == "" and layout.v1["memory"] == "/sys/fs/cgroup/memory"
+    layout = parse_mountinfo(HYBRID_MOUNTINFO + "61 31 0:51 / /sys/fs/cgroup rw - tmpfs tmpfs rw\n")
+    assert layout.kind == V2 and layout.unified == "" and layout.v1 == {}
 
 
 @pytest.mark.parametrize("given,systemd,expected", [

@@ -1,0 +1,332 @@
+"""Real clients for the integration tests: a busybox OCI image, a network namespace,
+a local registry and containerd, all private to the test run.
+
+Everything networked runs inside a network namespace the tests create (the
+registry on its 127.0.0.1, containerd and its CNI bridge), so no interface of
+the machine is touched. containerd keeps its root, state, socket and the runc
+shim's state under a temporary directory; teardown stops every task and pod
+and unmounts whatever containerd left mounted there.
+"""
+from __future__ import annotations
+
+import contextlib
+import glob
+import json
+import os
+import re
+import shutil
+import subprocess
+import time
+
+from helpers import PYRUNTIME, REPO
+
+SNIPPETS = os.path.join(REPO, "tests", "integration", "data", "snippets")
+CRICTL_VERSION = "v1.37.0"
+TOOLS = "/var/cache/pyruntime-tools"
+REGISTRY_PORT = 5055
+
+
+def runtime_class() -> tuple[str, list[str]]:
+    """(handler, the example pod's command) from the README's RuntimeClass snippet."""
+    with open(os.path.join(SNIPPETS, "runtimeclass.yaml")) as f:
+        text = f.read()
+    handler = re.search(r"^handler: (\S+)$", text, re.M).group(1)
+    command = json.loads(re.search(r"^\s+command: (\[.*\])$", text, re.M).group(1))
+    return handler, command
+
+
+def need(*commands: str) -> None:
+    missing = [c for c in commands if shutil.which(c) is None]
+    if missing:
+        raise RuntimeError(f"missing {', '.join(missing)}: ./run-tests installs them (apt)")
+
+
+def build_image(rootfs: str, workdir: str) -> str:
+    """An OCI image layout of the busybox rootfs; returns 'layout' with tags busybox and pause."""
+    need("umoci", "skopeo")
+    layout = os.path.join(workdir, "oci")
+    unpacked = os.path.join(workdir, "unpacked")
+    subprocess.run(["umoci", "init", "--layout", layout], check=True)
+    subprocess.run(["umoci", "new", "--image", f"{layout}:busybox"], check=True)
+    subprocess.run(["umoci", "unpack", "--image", f"{layout}:busybox", unpacked], check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(["cp", "-a", f"{rootfs}/.", os.path.join(unpacked, "rootfs")], check=True)
+    subprocess.run(["umoci", "repack", "--image", f"{layout}:busybox", unpacked], check=True)
+    subprocess.run(["umoci", "config", "--image", f"{layout}:busybox", "--config.cmd", "sh",
+                    "--config.env", "PATH=/bin:/sbin:/usr/bin:/usr/sbin"], check=True)
+    # the sandbox ("pause") image: sleeps until killed
+    subprocess.run(["umoci", "config", "--image", f"{layout}:busybox", "--tag", "pause", "--clear", "config.cmd",
+                    "--config.entrypoint", "/bin/sleep", "--config.cmd", "2147483647"], check=True)
+    shutil.rmtree(unpacked)
+    return layout
+
+
+class NetNS:
+    """A network namespace of the test's own, with lo up, pinned on a file in the test's directory.
+
+    Not `ip netns add`: that would turn /run/netns into a shared mount the run leaves behind.
+    """
+
+    def __init__(self, workdir: str):
+        self.path = os.path.join(workdir, "netns")
+        open(self.path, "w").close()
+        subprocess.run(["unshare", f"--net={self.path}", "true"], check=True)
+        subprocess.run(self.cmd("ip", "link", "set", "lo", "up"), check=True)
+
+    def cmd(self, *argv: str) -> list[str]:
+        return ["nsenter", f"--net={self.path}", *argv]
+
+    def close(self) -> None:
+        # containerd's teardown may have unmounted it already with the rest of the directory
+        subprocess.run(["umount", self.path], check=False, stderr=subprocess.DEVNULL)
+        os.unlink(self.path)
+
+
+class Registry:
+    """Debian's docker-registry on 127.0.0.1 inside the namespace, filled with our images."""
+
+    def __init__(self, netns: NetNS, workdir: str, layout: str):
+        need("docker-registry")
+        self.netns = netns
+        self.address = f"127.0.0.1:{REGISTRY_PORT}"
+        config = os.path.join(workdir, "registry.yml")
+        with open(config, "w") as f:
+            f.write(f"version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {workdir}/registry\n"
+                    f"http:\n  addr: {self.address}\n")
+        self.proc = subprocess.Popen(netns.cmd("docker-registry", "serve", config),
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for(lambda: subprocess.run(netns.cmd("skopeo", "list-tags", "--tls-verify=false",
+                                                  f"docker://{self.address}/none"), capture_output=True)
+                 .returncode in (0, 1), "registry")
+        for tag in ("busybox", "pause"):
+            subprocess.run(netns.cmd("skopeo", "copy", "-q", "--dest-tls-verify=false", f"oci:{layout}:{tag}",
+                                     f"docker://{self.address}/{tag}:latest"), check=True)
+
+    def close(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(10)
+
+
+@contextlib.contextmanager
+def removed_if_new(path: str):
+    """Remove path after the block if it did not exist before it (a client's fixed-path leftovers)."""
+    existed = os.path.exists(path)
+    try:
+        yield
+    finally:
+        if not existed:
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def wait_for(check, what: str, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if check():
+                return
+        except OSError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"{what} did not come up within {timeout}s")
+
+
+def containerd_config(workdir: str) -> str:
+    """Our private containerd config: the README's runtime-handler snippet, plus test plumbing."""
+    with open(os.path.join(SNIPPETS, "containerd-v2.toml")) as f:
+        handler = f.read().replace("/usr/local/bin/pyruntime", PYRUNTIME)
+    # the runc shim's --root for our containers, kept with the rest of this containerd
+    handler = handler.replace("  BinaryName = ", f'  Root = "{workdir}/runtime-state"\n  BinaryName = ')
+    # top-level keys before any table, or TOML files them under the last one
+    return f'''root = "{workdir}/root"
+state = "{workdir}/state"
+''' + handler + f'''
+[grpc]
+  address = "{workdir}/containerd.sock"
+
+[plugins."io.containerd.internal.v1.opt"]
+  path = "{workdir}/opt"
+
+[plugins."io.containerd.grpc.v1.cri"]
+  # pod network namespaces pinned under our state directory, not /run/netns
+  netns_mounts_under_state_dir = true
+  # no CAP_SYS_RESOURCE on this machine: OOM scores may only be raised
+  restrict_oom_score_adj = true
+  disable_apparmor = true
+  sandbox_image = "127.0.0.1:{REGISTRY_PORT}/pause:latest"
+
+[plugins."io.containerd.grpc.v1.cri".containerd]
+  default_runtime_name = "pyruntime"
+
+[plugins."io.containerd.grpc.v1.cri".cni]
+  bin_dir = "/usr/lib/cni"
+  conf_dir = "{workdir}/cni"
+
+[plugins."io.containerd.grpc.v1.cri".registry.mirrors."127.0.0.1:{REGISTRY_PORT}"]
+  endpoint = ["http://127.0.0.1:{REGISTRY_PORT}"]
+'''
+
+
+CNI = '''{"cniVersion": "0.4.0", "name": "pyruntime-test", "plugins": [
+  {"type": "bridge", "bridge": "pyrt0", "isGateway": true, "ipMasq": false,
+   "ipam": {"type": "host-local", "ranges": [[{"subnet": "10.222.0.0/24"}]], "dataDir": "%s"}},
+  {"type": "loopback"}]}'''
+
+
+class Containerd:
+    """containerd 1.x in the namespace; ctr and crictl pointed at it."""
+
+    def __init__(self, netns: NetNS, workdir: str, launch: tuple[str, ...] = ()):
+        """``launch``: a command prefix for containerd (bench/ starts it in a mount namespace of its own)."""
+        need("containerd", "ctr", "containerd-shim-runc-v2")
+        self.netns, self.workdir = netns, workdir
+        self.socket = os.path.join(workdir, "containerd.sock")
+        # containerd 1.6 puts shim sockets in /run/containerd/s whatever its config says
+        self.made_run_dir = not os.path.exists("/run/containerd")
+        # and libcni caches results in /var/lib/cni
+        self.made_cni_cache = not os.path.exists("/var/lib/cni")
+        os.makedirs(os.path.join(workdir, "cni"))
+        with open(os.path.join(workdir, "cni", "10-pyruntime-test.conflist"), "w") as f:
+            f.write(CNI % os.path.join(workdir, "ipam"))
+        config = os.path.join(workdir, "config.toml")
+        with open(config, "w") as f:
+            f.write(containerd_config(workdir))
+        self.log = open(os.path.join(workdir, "containerd.log"), "w")
+        self.proc = subprocess.Popen(netns.cmd(*launch, "containerd", "--config", config), stdout=self.log,
+                                     stderr=subprocess.STDOUT)
+        wait_for(lambda: subprocess.run(["ctr", "-a", self.socket, "version"], capture_output=True).returncode == 0,
+                 "containerd")
+
+    def ctr(self, *args: str, check: bool = True, timeout: float = 60, **kw) -> subprocess.CompletedProcess:
+        argv = ["ctr", "-a", self.socket, "-n", "pyrt", *args]
+        proc = subprocess.run(argv, capture_output=True, timeout=timeout, **kw)
+        if check and proc.returncode != 0:
+            raise AssertionError(f"{' '.join(argv)}: {proc.returncode}: {proc.stderr.decode()}")
+        return proc
+
+    def crictl_argv(self, *args: str) -> list[str]:
+        return self.netns.cmd(crictl(), "-c", "/dev/null", "--runtime-endpoint", f"unix://{self.socket}",
+                              "--image-endpoint", f"unix://{self.socket}", "--timeout", "60s", *args)
+
+    def crictl(self, *args: str, check: bool = True, timeout: float = 120) -> str:
+        proc = subprocess.run(self.crictl_argv(*args), capture_output=True, timeout=timeout)
+        if check and proc.returncode != 0:
+            raise AssertionError(f"crictl {' '.join(args)}: {proc.returncode}: {proc.stderr.decode()}")
+        return proc.stdout.decode().strip()
+
+    def shim_logs(self) -> str:
+        """Every log.json the runc shim gave pyruntime (--log), concatenated."""
+        out = []
+        for root, _, files in os.walk(os.path.join(self.workdir, "state")):
+            out += [open(os.path.join(root, f)).read() for f in files if f == "log.json"]
+        return "".join(out)
+
+    def close(self) -> None:
+        for pod in self.crictl("pods", "-q", check=False).split():
+            self.crictl("stopp", pod, check=False)
+            self.crictl("rmp", "-f", pod, check=False)
+        tasks = self.ctr("task", "ls", "-q", check=False).stdout.decode().split()
+        for task in tasks:
+            self.ctr("task", "kill", "-s", "KILL", task, check=False)
+            time.sleep(0.2)
+            self.ctr("task", "delete", "-f", task, check=False)
+        for container in self.ctr("container", "ls", "-q", check=False).stdout.decode().split():
+            self.ctr("container", "delete", container, check=False)
+        self.proc.terminate()
+        try:
+            self.proc.wait(15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        subprocess.run(["pkill", "-f", f"containerd-shim-runc-v2 .*-address {self.socket}"], check=False)
+        self.log.close()
+        unmount_below(self.workdir)
+        if self.made_run_dir:
+            for leftover in ("/run/containerd/s", "/run/containerd"):
+                with contextlib.suppress(OSError):
+                    os.rmdir(leftover)
+        if self.made_cni_cache:
+            shutil.rmtree("/var/lib/cni", ignore_errors=True)
+
+
+class Podman:
+    """podman + conmon with storage, run state and config under the test's directory.
+
+    The README's containers.conf snippet names the runtime; conmon runs
+    pyruntime exactly as CRI-O's conmon does, so this is our CRI-O row too.
+    pyruntime keeps its default --root: podman's exit-command cleanup drops
+    --runtime-flag, so a private root would strand state (runc's too).
+    """
+
+    def __init__(self, workdir: str, layout: str):
+        need("podman", "conmon")
+        self.dir = os.path.join(workdir, "podman")
+        self.runtime_log = os.path.join(self.dir, "pyruntime.log")
+        # podman puts conmon in <parent>/conmon and never removes it: a parent of our own
+        self.cgroup_parent = f"/pyruntime-test-podman-{os.getpid()}"
+        os.makedirs(self.dir)
+        with open(os.path.join(SNIPPETS, "containers.conf")) as f:
+            conf = f.read().replace("/usr/local/bin/pyruntime", PYRUNTIME)
+        # no CAP_SYS_RESOURCE here: podman's default limits for root (1048576) cannot be set,
+        # by runc and crun either
+        conf += '\n[containers]\ndefault_ulimits = ["nofile=1024:4096", "nproc=1024:4096"]\n'
+        self.conf = os.path.join(self.dir, "containers.conf")
+        with open(self.conf, "w") as f:
+            f.write(conf)
+        image_id = self.run("pull", "-q", f"oci:{layout}:busybox").strip()
+        self.run("tag", image_id, "localhost/busybox:latest")
+
+    def argv(self, *args: str) -> list[str]:
+        d = self.dir
+        return ["podman", "--root", f"{d}/storage", "--runroot", f"{d}/run", "--tmpdir", f"{d}/tmp",
+                "--storage-driver", "vfs", "--cgroup-manager", "cgroupfs", "--events-backend", "file",
+                "--runtime", "pyruntime", "--runtime-flag", f"log={self.runtime_log}",
+                "--runtime-flag", "log-format=json", *args]
+
+    def run_flags(self) -> list[str]:
+        """For `podman run`: no network (no CNI on the host's interfaces), our cgroup parent."""
+        return ["--network", "none", "--cgroup-parent", self.cgroup_parent]
+
+    @property
+    def env(self) -> dict:
+        return dict(os.environ, CONTAINERS_CONF=self.conf)
+
+    def proc(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+        return subprocess.run(self.argv(*args), capture_output=True, timeout=timeout, env=self.env,
+                              stdin=subprocess.DEVNULL)
+
+    def run(self, *args: str, timeout: float = 60) -> str:
+        proc = self.proc(*args, timeout=timeout)
+        if proc.returncode != 0:
+            raise AssertionError(f"podman {' '.join(args)}: {proc.returncode}: {proc.stderr.decode()}")
+        return proc.stdout.decode()
+
+    def log_messages(self) -> list[str]:
+        with open(self.runtime_log) as f:
+            return [json.loads(line)["msg"] for line in f if line.strip()]
+
+    def close(self) -> None:
+        self.proc("rm", "--all", "--force", "--time", "0")
+        self.proc("rmi", "--all", "--force")
+        unmount_below(self.dir)
+        for top in glob.glob(f"/sys/fs/cgroup/*{self.cgroup_parent}"):
+            for path in sorted((root for root, _, _ in os.walk(top)), key=len, reverse=True):
+                with contextlib.suppress(OSError):
+                    os.rmdir(path)
+
+
+def unmount_below(path: str) -> None:
+    with open("/proc/self/mountinfo") as f:
+        points = [line.split()[4] for line in f if line.split()[4].startswith(path)]
+    for point in sorted(points, key=len, reverse=True):
+        subprocess.run(["umount", "-l", point], check=False)
+
+
+def crictl() -> str:
+    """crictl from the Go module proxy at a pinned version, built once."""
+    binary = os.path.join(TOOLS, "crictl")
+    stamp = binary + "." + CRICTL_VERSION
+    if not os.path.exists(stamp):
+        env = dict(os.environ, GOBIN=TOOLS, GOFLAGS="-mod=mod")
+        subprocess.run(["go", "install", f"sigs.k8s.io/cri-tools/cmd/crictl@{CRICTL_VERSION}"], env=env, check=True)
+        open(stamp, "w").close()
+    return binary

@@ -1,0 +1,51 @@
+"""The README's configuration snippets are the files the client tests load, verbatim."""
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SNIPPETS = os.path.join(REPO, "tests", "integration", "data", "snippets")
+BINARY = "/usr/local/bin/pyruntime"
+
+
+def snippet(name: str) -> str:
+    with open(os.path.join(SNIPPETS, name)) as f:
+        return f.read()
+
+
+def readme_blocks() -> list[str]:
+    with open(os.path.join(REPO, "README.md")) as f:
+        return [m.group(1) for m in re.finditer(r"^```\w*\n(.*?)^```$", f.read(), re.M | re.S)]
+
+
+@pytest.mark.parametrize("name", sorted(os.listdir(SNIPPETS)))
+def test_readme_carries_snippet(name):
+    assert snippet(name) in readme_blocks(), f"README.md lacks {name} as a code block of its own"
+
+
+@pytest.mark.parametrize("name, table", [
+    ("containerd-v2.toml", ("plugins", "io.containerd.grpc.v1.cri", "containerd", "runtimes", "pyruntime")),
+    ("containerd-v3.toml", ("plugins", "io.containerd.cri.v1.runtime", "containerd", "runtimes", "pyruntime")),
+])
+def test_containerd_handler(name, table):
+    doc = tomllib.loads(snippet(name))
+    assert doc["version"] == {"containerd-v2.toml": 2, "containerd-v3.toml": 3}[name]
+    for key in table:
+        doc = doc[key]
+    assert doc == {"runtime_type": "io.containerd.runc.v2", "options": {"BinaryName": BINARY}}
+
+
+def test_podman_and_crio():
+    assert tomllib.loads(snippet("containers.conf")) == {"engine": {"runtimes": {"pyruntime": [BINARY]}}}
+    crio = tomllib.loads(snippet("crio.conf"))["crio"]["runtime"]["runtimes"]["pyruntime"]
+    assert crio["runtime_path"] == BINARY and crio["runtime_type"] == "oci"
+
+
+def test_runtime_class_names_the_handler():
+    runtime_class, pod = snippet("runtimeclass.yaml").split("\n---\n")
+    assert "kind: RuntimeClass" in runtime_class and re.search(r"^handler: pyruntime$", runtime_class, re.M)
+    assert "kind: Pod" in pod and "runtimeClassName: pyruntime" in pod
