@@ -6,8 +6,8 @@
 
 Two modules come out, both committed:
 - pyruntime/model/_schema_check.py: fastjsonschema's generated code, made
-  free of imports beyond ``re`` so that validating costs ~1 ms on the
-  container path;
+  free of imports (its regular expressions become the functions of
+  pyruntime/model/patterns.py, so ``re`` stays off the container path);
 - pyruntime/model/_schema_doc.py: the schema as a Python literal, loaded only
   when a document was refused, to list every problem with jsonschema.
 Needs fastjsonschema (pip install fastjsonschema), only here.
@@ -15,6 +15,7 @@ Needs fastjsonschema (pip install fastjsonschema), only here.
 import json
 import pathlib
 import pprint
+import re
 import sys
 
 HERE = pathlib.Path(__file__).resolve().parent
@@ -34,9 +35,34 @@ def check_module(schema: dict) -> str:
     # json.load never produces Decimal; a stand-in keeps the isinstance checks valid
     code = code.replace("from decimal import Decimal", "class Decimal:\n    pass")
     code = code.replace("VERSION = ", "FASTJSONSCHEMA_VERSION = ", 1)
+    code = use_pattern_functions(code, schema)
     entry = "validate_https___pyruntime_dev_schema_config_schema_json"
     assert f"def {entry}(" in code, "fastjsonschema changed its naming"
     return HEADER + code + f"\n\nvalidate = {entry}\n"
+
+
+def schema_patterns(node) -> set[str]:
+    if isinstance(node, dict):
+        found = {node["pattern"]} if isinstance(node.get("pattern"), str) else set()
+        return found.union(*(schema_patterns(v) for v in node.values()))
+    if isinstance(node, list):
+        return set().union(*(schema_patterns(v) for v in node))
+    return set()
+
+
+def use_pattern_functions(code: str, schema: dict) -> str:
+    sys.path.insert(0, str(HERE.parent))
+    from pyruntime.model.patterns import REGEX_PATTERNS
+    missing = schema_patterns(schema) - set(REGEX_PATTERNS)
+    if missing:
+        raise SystemExit(f"generate.py: write a function for each new pattern in "
+                         f"pyruntime/model/patterns.py: {sorted(missing)}")
+    code, n = re.subn(r"REGEX_PATTERNS = \{\n.*?\n\}\n",
+                      "from pyruntime.model.patterns import REGEX_PATTERNS\n", code, flags=re.S)
+    assert n == 1, "fastjsonschema changed how it writes REGEX_PATTERNS"
+    code = code.replace("import re\n", "", 1)
+    assert "re." not in code.replace("REGEX_PATTERNS", ""), "the validator still uses re"
+    return code
 
 
 def doc_module(schema: dict) -> str:

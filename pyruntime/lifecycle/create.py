@@ -7,7 +7,6 @@ reports READY is the stack released and the state written.
 """
 from __future__ import annotations
 
-import contextlib
 import os
 from pyruntime._dataclasses import dataclass
 
@@ -15,6 +14,7 @@ from pyruntime import __version__, cgroups, log
 from pyruntime.errors import PyruntimeError
 from pyruntime.lifecycle import init, stage1, sync
 from pyruntime.lifecycle.plan import ContainerPlan, CreateOptions, HostFacts, make_plan
+from pyruntime.lifecycle.undo import Undo
 from pyruntime.namespaces import enter
 from pyruntime.state import procinfo
 from pyruntime.state.store import ContainerRecord, Store, rfc3339_now
@@ -57,7 +57,7 @@ def create(store: Store, plan: ContainerPlan, raw_config: dict, console_fd: int 
     """``console_fd``: a socket to send the pty master to, instead of --console-socket (run -t)."""
     for warning in plan.warnings:
         log.warning(warning)
-    with contextlib.ExitStack() as undo:
+    with Undo() as undo:
         cdir = store.create(plan.id)
         undo.callback(cdir.remove)
         undo.callback(cdir.close)

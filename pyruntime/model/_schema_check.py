@@ -2,7 +2,6 @@
 FASTJSONSCHEMA_VERSION = "2.22.3"
 class Decimal:
     pass
-import re
 class JsonSchemaValueException(ValueError):
     def __init__(self, message, value=None, name=None, definition=None, rule=None):
         super().__init__(message)
@@ -11,16 +10,7 @@ class JsonSchemaValueException(ValueError):
 JsonSchemaValuesException = JsonSchemaValueException
 
 
-REGEX_PATTERNS = {
-    '^[0-9]+\\.[0-9]+\\.[0-9]+(-[0-9A-Za-z.-]+)?(\\+[0-9A-Za-z.-]+)?$': re.compile('^[0-9]+\\.[0-9]+\\.[0-9]+(-[0-9A-Za-z.-]+)?(\\+[0-9A-Za-z.-]+)?\\Z'),
-    '^MB:[^\\n]*$': re.compile('^MB:[^\\n]*\\Z'),
-    '^[1-9][0-9]*[KMG]B$': re.compile('^[1-9][0-9]*[KMG]B\\Z'),
-    '^[abcu]?$': re.compile('^[abcu]?\\Z'),
-    '^[rwm]*$': re.compile('^[rwm]*\\Z'),
-    '^[cbup]$': re.compile('^[cbup]\\Z'),
-    '^RLIMIT_[A-Z]+$': re.compile('^RLIMIT_[A-Z]+\\Z'),
-    '^[0-9, -]*$': re.compile('^[0-9, -]*\\Z')
-}
+from pyruntime.model.patterns import REGEX_PATTERNS
 
 NoneType = type(None)
 

@@ -9,9 +9,6 @@ are the Python spelling of the JSON ones.
 Sections most containers do not use live in sibling modules (``resources``,
 ``limits``, ``seccomp``, ``tuning``), imported by ``model.parse`` only when a config has
 them: each frozen dataclass costs start-up time to create.
-
-Every class has a docstring on purpose: dataclasses otherwise computes one
-with inspect.signature at import, which shows up in start-up time.
 """
 from __future__ import annotations
 

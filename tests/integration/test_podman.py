@@ -38,7 +38,9 @@ def test_exec_tty_and_stop(podman):
 
 
 def test_run_with_tty(podman):
-    argv = podman.argv("run", "--rm", "-it", *podman.run_flags(), IMAGE, "sh", "-c", "tty; exit 6")
+    # podman attaches to conmon after the start: what a process prints at once can be lost,
+    # with runc as with pyruntime (3 runs in 10 here), so the container first waits a little
+    argv = podman.argv("run", "--rm", "-it", *podman.run_flags(), IMAGE, "sh", "-c", "sleep 0.5; tty; exit 6")
     proc = subprocess.run(["script", "-qec", " ".join(argv), "/dev/null"], capture_output=True, timeout=60,
                           env=podman.env, stdin=subprocess.DEVNULL)
     assert b"/dev/pts/0" in proc.stdout, proc

@@ -1,6 +1,8 @@
 """Golden tests of the create plan for sample bundles (pure: no root needed)."""
 from __future__ import annotations
 
+import pytest
+
 from pyruntime.cgroups.layout import Layout
 from pyruntime.cli.verb_spec import default_spec
 from pyruntime.kernel import mount as m
@@ -71,3 +73,25 @@ def test_bind_mount_sources_resolve_against_bundle_and_proc_is_guarded():
     doc["mounts"].append({"destination": "/proc", "type": "bind", "source": "/tmp", "options": ["bind"]})
     with pytest.raises(ConfigError, match="only a proc filesystem may be mounted on /proc"):
         plan_for(doc)
+
+
+def test_undo_runs_back_and_reports_a_failed_step():
+    from pyruntime.errors import PyruntimeError
+    from pyruntime.lifecycle.undo import Undo
+    done = []
+
+    def stuck():
+        raise OSError("busy")
+
+    with pytest.raises(PyruntimeError) as info:
+        with Undo() as undo:
+            undo.callback(done.append, "first")
+            undo.callback(stuck)
+            undo.callback(done.append, "last")
+            raise PyruntimeError("create failed")
+    assert done == ["last", "first"]  # reverse order, and past the failing step
+    assert str(info.value) == "create failed (and undoing it failed: busy)"
+    with Undo() as undo:
+        undo.callback(done.append, "kept")
+        undo.pop_all()
+    assert "kept" not in done

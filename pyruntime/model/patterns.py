@@ -1,0 +1,62 @@
+"""The string patterns of spec/config.schema.json as plain functions.
+
+Validating a config must not import ``re``: with its compiler it costs the
+create path about 5 ms, an eighth of a container start. The schema's
+patterns are few and simple, so each is written out here; spec/generate.py
+points the generated validator's ``REGEX_PATTERNS`` at this table and refuses
+a schema pattern that has no entry, and tests/unit/test_patterns.py checks
+every function against ``re`` on many strings. Semantics are the generated
+validator's: the whole string must match (``$`` as ``\\Z``: no trailing newline).
+"""
+from __future__ import annotations
+
+DIGITS = frozenset("0123456789")
+UPPER = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+SEMVER_IDENT = DIGITS | UPPER | frozenset("abcdefghijklmnopqrstuvwxyz.-")
+
+
+class Pattern:
+    """What the generated code calls: ``.search(text)``, truthy when text matches."""
+
+    __slots__ = ("search", "source")
+
+    def __init__(self, source: str, matches):
+        self.source = source
+        self.search = lambda text: True if matches(text) else None
+
+    def __repr__(self) -> str:
+        return f"Pattern({self.source!r})"
+
+
+def _digits(text: str) -> bool:
+    return bool(text) and set(text) <= DIGITS
+
+
+def semver(text: str) -> bool:
+    """^[0-9]+\\.[0-9]+\\.[0-9]+(-[0-9A-Za-z.-]+)?(\\+[0-9A-Za-z.-]+)?$"""
+    head, plus, build = text.partition("+")
+    if plus and not (build and set(build) <= SEMVER_IDENT):
+        return False
+    core, dash, pre = head.partition("-")
+    if dash and not (pre and set(pre) <= SEMVER_IDENT):
+        return False
+    parts = core.split(".")
+    return len(parts) == 3 and all(_digits(p) for p in parts)
+
+
+def page_size(text: str) -> bool:
+    """^[1-9][0-9]*[KMG]B$"""
+    return (len(text) >= 3 and text[0] in "123456789" and text[-2:] in ("KB", "MB", "GB")
+            and set(text[1:-2]) <= DIGITS)
+
+
+REGEX_PATTERNS = {p.source: p for p in (
+    Pattern("^[0-9]+\\.[0-9]+\\.[0-9]+(-[0-9A-Za-z.-]+)?(\\+[0-9A-Za-z.-]+)?$", semver),
+    Pattern("^MB:[^\\n]*$", lambda t: t.startswith("MB:") and "\n" not in t),
+    Pattern("^[1-9][0-9]*[KMG]B$", page_size),
+    Pattern("^[abcu]?$", lambda t: t in ("", "a", "b", "c", "u")),
+    Pattern("^[rwm]*$", lambda t: set(t) <= {"r", "w", "m"}),
+    Pattern("^[cbup]$", lambda t: t in ("c", "b", "u", "p")),
+    Pattern("^RLIMIT_[A-Z]+$", lambda t: t.startswith("RLIMIT_") and len(t) > 7 and set(t[7:]) <= UPPER),
+    Pattern("^[0-9, -]*$", lambda t: set(t) <= DIGITS | {",", " ", "-"}),
+)}

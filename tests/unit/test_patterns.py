@@ -1,0 +1,40 @@
+"""Each schema pattern written as a function agrees with the regular expression it replaces."""
+from __future__ import annotations
+
+import random
+import re
+
+import pytest
+
+from pyruntime.model.patterns import REGEX_PATTERNS
+
+ALPHABET = "0123456789.-+_:, \nabcmprwuzKMGBRLIMTAXZ\u0661"
+EDGES = ["", "\n", "1.2.3", "1.2.3\n", "1.2.3-rc.1+build-7", "1.2.3+", "1.2.3-", "01.2.3", "1.2", "1.2.3.4",
+         "1.2.3-a+b+c", "\u0661.2.3", "MB:", "MB:0=20;1=70", "MB:x\ny", "2MB", "0MB", "1GB", "10KB", "1TB",
+         "a", "u", "ab", "rwm", "rrw", "rx", "c", "p", "cb", "RLIMIT_", "RLIMIT_NOFILE", "RLIMIT_nofile",
+         "0-3,5", "0, 1 - 2", "0;1"]
+
+
+def corpus(seed: int) -> list[str]:
+    rng = random.Random(seed)
+    return EDGES + ["".join(rng.choice(ALPHABET) for _ in range(rng.randint(0, 12))) for _ in range(20000)]
+
+
+@pytest.mark.parametrize("source", sorted(REGEX_PATTERNS))
+def test_function_matches_the_regex(source):
+    # what fastjsonschema compiles: $ as \Z
+    regex = re.compile(source[:-1] + "\\Z" if source.endswith("$") else source)
+    # strings shaped like the pattern's own text reach its accepting paths often
+    pieces = re.findall(r"[A-Za-z_:]+|.", source.replace("\\", ""))
+    rng = random.Random(source)
+    shaped = ["".join(rng.choice(pieces + list("0123456789")) for _ in range(rng.randint(0, 10)))
+              for _ in range(20000)]
+    pattern = REGEX_PATTERNS[source]
+    for text in corpus(len(source)) + shaped:
+        assert bool(pattern.search(text)) == bool(regex.search(text)), (source, text)
+
+
+def test_the_validator_does_not_import_re():
+    from test_structure import imports_after
+    loaded = imports_after("import pyruntime.model.validate")
+    assert "pyruntime.model._schema_check" in loaded and "re" not in loaded
