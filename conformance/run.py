@@ -17,6 +17,9 @@ The suite's cgroup tests use cgroupsPath /testdir/cgrouptest/container; runc
 never removes the parents it made, so directories of that tree that this run
 created are removed at the end, as are the runtimes' default state
 directories (/run/runc, /run/pyruntime) when this run made them and left them empty.
+A runtime that leaves mounts behind (runc does, for a container without a
+mount namespace: linux_ns_itype) has them unmounted after the program, and
+the count is shown in its row.
 """
 from __future__ import annotations
 
@@ -59,8 +62,25 @@ def build() -> tuple[str, str]:
     return bindir, work
 
 
+def bundle_mounts() -> set[str]:
+    """Mount points under the suite's bundle directories (/tmp/ocitest*)."""
+    with open("/proc/self/mountinfo") as f:
+        return {line.split()[4] for line in f if line.split()[4].startswith("/tmp/ocitest")}
+
+
+def clean_up_after(mounts_before: set[str], bundles_before: set[str]) -> int:
+    """Unmount what the runtime left mounted, remove the bundles the program left; the mount count."""
+    left = sorted(bundle_mounts() - mounts_before, key=len, reverse=True)
+    for point in left:
+        subprocess.run(["umount", "-l", point], check=False)
+    for bundle in set(glob.glob("/tmp/ocitest*")) - bundles_before:
+        shutil.rmtree(bundle, ignore_errors=True)
+    return len(left)
+
+
 def run_program(bindir: str, work: str, program: str, runtime: str, timeout: int) -> dict:
     env = dict(os.environ, RUNTIME=runtime)
+    mounts_before, bundles_before = bundle_mounts(), set(glob.glob("/tmp/ocitest*"))
     try:
         proc = subprocess.run([os.path.join(bindir, program)], cwd=work, env=env, capture_output=True,
                               text=True, timeout=timeout)
@@ -83,7 +103,8 @@ def run_program(bindir: str, work: str, program: str, runtime: str, timeout: int
         counts["not ok"] += 1
         failures.append(f"exited with status {code}")
     verdict = "not ok" if counts["not ok"] else ("skip" if counts["skip"] and not counts["ok"] else "ok")
-    return {"verdict": verdict, **counts, "failures": failures, "output": out}
+    leaked = clean_up_after(mounts_before, bundles_before)
+    return {"verdict": verdict, **counts, "leaked_mounts": leaked, "failures": failures, "output": out}
 
 
 def new_cgroup_leftovers(before: set[str]) -> list[str]:
@@ -117,7 +138,7 @@ def main() -> int:
     results: dict[str, dict] = {}
     cgroups_before = set(glob.glob("/sys/fs/cgroup/*/testdir"))
     new_state_roots = [f"/run/{name}" for name in names if not os.path.exists(f"/run/{name}")]
-    print(f"{'test':34s}" + "".join(f"{n:>22s}" for n in names))
+    print(f"{'test':34s}" + "".join(f"{n:>27s}" for n in names))
     for program in programs:
         row = results[program] = {}
         for name, runtime in zip(names, runtimes):
@@ -126,6 +147,7 @@ def main() -> int:
                 with open(os.path.join(logs, f"{program}.{name}.tap"), "w") as f:
                     f.write(row[name]["output"])
         cells = "".join(f"{r['verdict']:>8s} {r['ok']:3d}/{r['ok'] + r['not ok']:<3d}{'s' + str(r['skip']) if r['skip'] else '':>7s}"
+                        f"{'' if not r['leaked_mounts'] else ' +%dm' % r['leaked_mounts']:>5s}"
                         for r in row.values())
         print(f"{program:34s}{cells}", flush=True)
         if opts.verbose:

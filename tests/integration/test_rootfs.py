@@ -219,6 +219,24 @@ def test_idmapped_mounts(runtime, bundle, tmp_path):
     assert out.splitlines()[0] == "1000 2000" and "idmapped" in out
 
 
+@pytest.mark.parametrize("option, sub_owner", [("idmap", "0 0"), ("ridmap", "1000 2000")])
+def test_ridmap_reaches_submounts(runtime, bundle, tmp_path, option, sub_owner):
+    """idmap maps the bind's top mount only; ridmap its submounts too (mount_setattr AT_RECURSIVE)."""
+    src = tmp_path / "vol"
+    (src / "sub").mkdir(parents=True)
+    (src / "top").write_text("x")
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(src / "sub")], check=True)
+    try:
+        (src / "sub" / "f").write_text("y")
+        add_mount(bundle, destination="/shifted", type="bind", source=str(src), options=["rbind", option],
+                  uidMappings=[{"containerID": 0, "hostID": 1000, "size": 1}],
+                  gidMappings=[{"containerID": 0, "hostID": 2000, "size": 1}])
+        out = inside(runtime, bundle, "stat -c '%u %g' /shifted/top /shifted/sub/f")
+        assert out.splitlines() == ["1000 2000", sub_owner]
+    finally:
+        subprocess.run(["umount", str(src / "sub")], check=True)
+
+
 def test_idmap_without_mappings_or_userns_is_refused(runtime, bundle, tmp_path):
     add_mount(bundle, destination="/x", type="bind", source=str(tmp_path), options=["bind", "idmap"])
     code, _, err = run_container(runtime, bundle, "true")
