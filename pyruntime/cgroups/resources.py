@@ -101,13 +101,7 @@ def v1_writes(res: Resources, current_memsw: int | None = None) -> list[Write]:
                                  (c.idle, "cpu.idle", "idle")):
             if value is not None and (value != 0 or key in ("idle", "burst")):
                 out.append(Write("cpu", file, str(value), f"{R}.cpu.{key}"))
-        if c.cpus:
-            out.append(Write("cpuset", "cpuset.cpus", c.cpus, f"{R}.cpu.cpus"))
-        if c.mems:
-            out.append(Write("cpuset", "cpuset.mems", c.mems, f"{R}.cpu.mems"))
-    if res.pids_limit is not None:
-        out.append(Write("pids", "pids.max", "max" if res.pids_limit <= 0 else str(res.pids_limit),
-                         f"{R}.pids.limit"))
+    out += _cpuset_and_pids_writes(res)
     b = res.block_io
     if b is not None:
         if b.weight is not None:
@@ -167,13 +161,7 @@ def v2_writes(res: Resources) -> list[Write]:
             out.append(Write("cpu", "cpu.idle", str(c.idle), f"{R}.cpu.idle"))
         if c.realtime_runtime or c.realtime_period:
             raise ConfigError([f"{R}.cpu.realtimeRuntime: real-time cpu limits do not exist in cgroup v2"])
-        if c.cpus:
-            out.append(Write("cpuset", "cpuset.cpus", c.cpus, f"{R}.cpu.cpus"))
-        if c.mems:
-            out.append(Write("cpuset", "cpuset.mems", c.mems, f"{R}.cpu.mems"))
-    if res.pids_limit is not None:
-        out.append(Write("pids", "pids.max", "max" if res.pids_limit <= 0 else str(res.pids_limit),
-                         f"{R}.pids.limit"))
+    out += _cpuset_and_pids_writes(res)
     b = res.block_io
     if b is not None:
         if b.weight:
@@ -200,6 +188,20 @@ def v2_writes(res: Resources) -> list[Write]:
         if key.startswith("cgroup."):
             raise ConfigError([f"{R}.unified.{key}: cgroup.* core files are managed by the runtime"])
         out.append(Write(key.split(".", 1)[0], key, value, f"{R}.unified.{key}"))
+    return out
+
+
+def _cpuset_and_pids_writes(res: Resources) -> list[Write]:
+    """The same files, with the same values, on v1 and v2."""
+    out = []
+    c = res.cpu
+    if c is not None and c.cpus:
+        out.append(Write("cpuset", "cpuset.cpus", c.cpus, f"{R}.cpu.cpus"))
+    if c is not None and c.mems:
+        out.append(Write("cpuset", "cpuset.mems", c.mems, f"{R}.cpu.mems"))
+    if res.pids_limit is not None:
+        out.append(Write("pids", "pids.max", "max" if res.pids_limit <= 0 else str(res.pids_limit),
+                         f"{R}.pids.limit"))
     return out
 
 

@@ -150,13 +150,19 @@ class Executor:
         finally:
             os.close(parent)
 
-    def do_MaskPath(self, s: p.MaskPath) -> None:
+    def _open_existing(self, path: str) -> int | None:
+        """The fd of path in the rootfs; None when it does not exist (nothing to mask or protect)."""
         try:
-            fd = safepath.open_in_root(self.root_fd, s.path)
+            return safepath.open_in_root(self.root_fd, path)
         except SyscallError as exc:
             if exc.errno == errno.ENOENT:
-                return
+                return None
             raise
+
+    def do_MaskPath(self, s: p.MaskPath) -> None:
+        fd = self._open_existing(s.path)
+        if fd is None:
+            return
         try:
             if safepath.kind_of(fd) == "dir":
                 m.mount("tmpfs", fd_path(fd), "tmpfs", m.MS_RDONLY, None, shown_as=s.path)
@@ -169,12 +175,9 @@ class Executor:
             os.close(fd)
 
     def do_ReadonlyPath(self, s: p.ReadonlyPath) -> None:
-        try:
-            fd = safepath.open_in_root(self.root_fd, s.path)
-        except SyscallError as exc:
-            if exc.errno == errno.ENOENT:
-                return
-            raise
+        fd = self._open_existing(s.path)
+        if fd is None:
+            return
         try:
             m.mount(fd_path(fd), fd_path(fd), None, m.MS_BIND | m.MS_REC, shown_as=s.path)
         finally:
