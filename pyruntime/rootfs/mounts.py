@@ -101,6 +101,10 @@ class Executor:
                 os.close(target)
         finally:
             os.close(src)
+        self._finish_bind(s)
+
+    def _finish_bind(self, s: p.BindMount) -> None:
+        """A bind takes its flags only from a remount; then propagation and the rest."""
         remount = s.o.flags & REMOUNT_MASK & ~(m.MS_BIND | m.MS_REC)
         if remount or s.o.clear & REMOUNT_MASK:
             self._remount(s.target, remount, s.o.clear)
@@ -118,10 +122,7 @@ class Executor:
                 os.close(target)
         finally:
             os.close(tree)
-        remount = s.o.flags & REMOUNT_MASK & ~(m.MS_BIND | m.MS_REC)
-        if remount or s.o.clear & REMOUNT_MASK:
-            self._remount(s.target, remount, s.o.clear)
-        self._after_mount(s.target, s.o)
+        self._finish_bind(s)
 
     def do_CgroupMount(self, s: p.CgroupMount) -> None:
         from pyruntime.rootfs.cgroupfs import mount_cgroup_view

@@ -180,10 +180,11 @@ class Containerd:
         need("containerd", "ctr", "containerd-shim-runc-v2")
         self.netns, self.workdir = netns, workdir
         self.socket = os.path.join(workdir, "containerd.sock")
-        # containerd 1.6 puts shim sockets in /run/containerd/s whatever its config says
-        self.made_run_dir = not os.path.exists("/run/containerd")
-        # and libcni caches results in /var/lib/cni
-        self.made_cni_cache = not os.path.exists("/var/lib/cni")
+        # fixed paths whatever the config says: containerd 1.6's shim sockets in
+        # /run/containerd/s, libcni's result cache in /var/lib/cni
+        self.fixed_paths = contextlib.ExitStack()
+        for path in ("/run/containerd", "/var/lib/cni"):
+            self.fixed_paths.enter_context(removed_if_new(path))
         os.makedirs(os.path.join(workdir, "cni"))
         with open(os.path.join(workdir, "cni", "10-pyruntime-test.conflist"), "w") as f:
             f.write(CNI % os.path.join(workdir, "ipam"))
@@ -240,12 +241,7 @@ class Containerd:
         subprocess.run(["pkill", "-f", f"containerd-shim-runc-v2 .*-address {self.socket}"], check=False)
         self.log.close()
         unmount_below(self.workdir)
-        if self.made_run_dir:
-            for leftover in ("/run/containerd/s", "/run/containerd"):
-                with contextlib.suppress(OSError):
-                    os.rmdir(leftover)
-        if self.made_cni_cache:
-            shutil.rmtree("/var/lib/cni", ignore_errors=True)
+        self.fixed_paths.close()
 
 
 class Podman:
