@@ -14,7 +14,8 @@
 #     without the site machinery (-I -S): no pyenv shim, no .pth processing,
 #     ~10 ms instead of ~50 ms, and nothing from the caller's environment
 #     (PYTHONPATH...) can change the code a runtime runs as root;
-#  4. precompiles the dataclass methods (see pyruntime/_dataclasses.py);
+#  4. compiles every module into one code file read at start-up
+#     (see pyruntime/_codeblob.py);
 #  5. a demo bundle at /var/lib/pyruntime/demo (busybox rootfs).
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
@@ -60,13 +61,16 @@ sitedir=$(cd / && "$py" -c 'import sysconfig; print(sysconfig.get_paths()["purel
 cat > "$BIN.tmp" <<LAUNCHER
 #!$py -IS
 # pyruntime launcher written by install.sh: isolated (-I) and without site (-S)
-import sys
+import gc, sys
+gc.disable()  # a short-lived command: collections only cost start-up time
 sys.path[:0] = ["$pkgdir"]$( [ "$pkgdir" = "$sitedir" ] || printf '\nsys.path.append("%s")' "$sitedir")
-from pyruntime.cli.main import main
-sys.exit(main())
+from pyruntime import _codeblob
+_codeblob.install()
+from pyruntime.cli.main import entry
+entry()
 LAUNCHER
 chmod 755 "$BIN.tmp" && mv "$BIN.tmp" "$BIN"
-"$py" -IS -c "import sys; sys.path[:0] = ['$pkgdir']; sys.path.append('$sitedir'); from pyruntime import _dataclasses as d; d.warm()"
+(cd / && "$py" -IS -c "import sys; sys.path[:0] = ['$pkgdir']; sys.path.append('$sitedir'); from pyruntime import _codeblob; _codeblob.main()")
 say "installed $BIN ($("$BIN" --version | sed -n 4p))"
 
 if [ ! -e "$DEMO/config.json" ]; then

@@ -7,30 +7,24 @@ and ``exec`` of freshly generated source for every class. pyruntime's classes
 use a small subset: plain or ``frozen=True``, defaults and
 ``field(default=..., default_factory=...)``, no inheritance between
 dataclasses, no ClassVar/InitVar/__post_init__; and ``replace()``. This module
-implements that subset and generates the methods the standard module would:
+implements that subset with the methods the standard module gives:
 ``__init__``, ``__repr__``, ``__eq__``, and for frozen classes ``__hash__``
 plus a ``__setattr__``/``__delattr__`` that raise ``FrozenInstanceError``
 (an AttributeError); non-frozen classes are unhashable, as there.
 ``tests/unit/test_dataclasses.py`` holds it to the standard module's
 behaviour.
 
-Each class's methods are one piece of generated source; its compiled code is
-kept in a marshal file per defining module under <venv>/var/cache/pyruntime
-(the interpreter's prefix, known even under -S; not the package directory,
-which pip must be able to remove), keyed by the exact source text, so a
-changed class just misses (and is compiled, at a small cost, until the next
-install). Files are written at install (``python -m pyruntime._dataclasses``).
+Only ``__init__`` is generated per class (it is the one method on a hot path);
+the others are shared functions that read ``__match_args__``. The generated
+code is compiled at install into pyruntime's code file (see ``_codeblob``),
+keyed by the exact source text, so a changed class just misses and is
+compiled on the spot.
 """
 from __future__ import annotations
 
-import marshal
-import os
-import sys
+from pyruntime import _codeblob
 
-_CACHE_DIR = os.path.join(os.path.dirname(os.path.dirname(sys.executable)), "var", "cache", "pyruntime")
-_TAG = sys.implementation.cache_tag
-_by_module: dict[str, dict] = {}
-_new: set[str] = set()
+_by_module: dict[str, dict] = {}  # module -> {__init__ source: code}
 
 
 class _Missing:
@@ -109,8 +103,8 @@ def _collect_fields(cls) -> list[Field]:
     return out
 
 
-def _source(fields_: list[Field], frozen: bool) -> str:
-    """The methods of one class; defaults are names in its globals, so the text depends only on the shape."""
+def _init_source(fields_: list[Field], frozen: bool) -> str:
+    """``__init__``; defaults are names in its globals, so the text depends only on the shape."""
     params, body = [], []
     for f in fields_:
         n = f.name
@@ -124,105 +118,71 @@ def _source(fields_: list[Field], frozen: bool) -> str:
             params.append(n)
             value = n
         body.append(f"    _set(self, {n!r}, {value})" if frozen else f"    self.{n} = {value}")
-    names = [f.name for f in fields_]
-    values = "".join(f"self.{n}," for n in names)
-    others = "".join(f"other.{n}," for n in names)
-    shown = ", ".join(f"{n}={{self.{n}!r}}" for n in names)
-    text = (f"def __init__(self, {', '.join(params)}):\n" + ("\n".join(body) or "    pass") + "\n"
-            f"def __repr__(self):\n    return f\"{{self.__class__.__qualname__}}({shown})\"\n"
-            f"def __eq__(self, other):\n"
-            f"    if other.__class__ is self.__class__:\n        return ({values}) == ({others})\n"
-            f"    return NotImplemented\n")
-    if frozen:
-        text += (f"def __hash__(self):\n    return hash(({values}))\n"
-                 "def __setattr__(self, name, value):\n"
-                 "    raise _FrozenInstanceError(f'cannot assign to field {name!r}')\n"
-                 "def __delattr__(self, name):\n"
-                 "    raise _FrozenInstanceError(f'cannot delete field {name!r}')\n")
-    return text
+    return f"def __init__(self, {', '.join(params)}):\n" + ("\n".join(body) or "    pass") + "\n"
+
+
+def _values(self) -> tuple:
+    return tuple([getattr(self, n) for n in self.__match_args__])
+
+
+def _repr(self) -> str:
+    shown = ", ".join([f"{n}={getattr(self, n)!r}" for n in self.__match_args__])
+    return f"{self.__class__.__qualname__}({shown})"
+
+
+def _eq(self, other):
+    if other.__class__ is self.__class__:
+        return _values(self) == _values(other)
+    return NotImplemented
+
+
+def _hash(self) -> int:
+    return hash(_values(self))
+
+
+def _frozen_setattr(self, name, value):
+    raise FrozenInstanceError(f"cannot assign to field {name!r}")
+
+
+def _frozen_delattr(self, name):
+    raise FrozenInstanceError(f"cannot delete field {name!r}")
+
+
+_SHARED = {"__repr__": _repr, "__eq__": _eq}
+_SHARED_FROZEN = {**_SHARED, "__hash__": _hash, "__setattr__": _frozen_setattr, "__delattr__": _frozen_delattr}
 
 
 def _process(cls, frozen: bool):
     fields_ = _collect_fields(cls)
-    namespace = {"_MISSING": MISSING, "_set": object.__setattr__, "_FrozenInstanceError": FrozenInstanceError,
-                 "__name__": cls.__module__}
+    namespace = {"_MISSING": MISSING, "_set": object.__setattr__, "__name__": cls.__module__}
     for f in fields_:
         if f.default_factory is not MISSING:
             namespace[f"_factory_{f.name}"] = f.default_factory
         elif f.default is not MISSING:
             namespace[f"_default_{f.name}"] = f.default
-    exec(_compiled(cls.__module__, _source(fields_, frozen)), namespace)
-    for name in ("__init__", "__repr__", "__eq__", "__hash__", "__setattr__", "__delattr__"):
-        fn = namespace.get(name)
-        if fn is not None and name not in cls.__dict__:
-            fn.__qualname__ = f"{cls.__qualname__}.{name}"
+    exec(_compiled(cls.__module__, _init_source(fields_, frozen)), namespace)
+    init = namespace["__init__"]
+    init.__qualname__ = f"{cls.__qualname__}.__init__"
+    for name, fn in (("__init__", init), *(_SHARED_FROZEN if frozen else _SHARED).items()):
+        if name not in cls.__dict__:
             setattr(cls, name, fn)
     if not frozen and "__hash__" not in cls.__dict__:
         cls.__hash__ = None  # eq without frozen: unhashable, as the standard module makes it
     cls.__dataclass_fields__ = {f.name: f for f in fields_}
-    cls.__match_args__ = tuple(f.name for f in fields_)
+    cls.__match_args__ = tuple([f.name for f in fields_])
     return cls
-
-
-def _cache_path(module: str) -> str:
-    return os.path.join(_CACHE_DIR, f"{module}.dataclasses.{_TAG}.marshal")
 
 
 def _compiled(module: str, source: str):
     codes = _by_module.get(module)
     if codes is None:
-        codes = {}
-        if module.startswith("pyruntime."):
-            try:
-                with open(_cache_path(module), "rb") as f:
-                    codes = marshal.load(f)
-            except (OSError, EOFError, ValueError, TypeError):
-                pass
-        _by_module[module] = codes
+        codes = _by_module[module] = _codeblob.dataclass_codes(module)
     code = codes.get(source)
     if code is None:
         code = codes[source] = compile(source, f"<dataclass {module}>", "exec")
-        _new.add(module)
     return code
 
 
-def save() -> None:
-    """Write the caches that gained entries (best effort: a read-only install stays uncached)."""
-    for module in list(_new):
-        if not module.startswith("pyruntime."):
-            continue
-        path = _cache_path(module)
-        try:
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-            tmp = f"{path}.{os.getpid()}"
-            with open(tmp, "wb") as f:
-                marshal.dump(_by_module[module], f)
-            os.rename(tmp, path)
-        except OSError:
-            pass
-    _new.clear()
-
-
-def warm() -> int:
-    """Rebuild the caches: drop the old files, import every module of the package, save."""
-    import glob
-    import importlib
-    import pkgutil
-    import pyruntime
-    for old in glob.glob(os.path.join(_CACHE_DIR, f"pyruntime.*.dataclasses.{_TAG}.marshal")):
-        os.unlink(old)
-    _by_module.clear()
-    for info in pkgutil.walk_packages(pyruntime.__path__, "pyruntime."):
-        if "_build" in info.name:
-            continue
-        try:
-            importlib.import_module(info.name)
-        except ImportError:
-            pass
-    save()
-    return sum(len(c) for c in _by_module.values())
-
-
-if __name__ == "__main__":
-    from pyruntime import _dataclasses as installed  # the copy other modules import
-    print(f"pyruntime: {installed.warm()} dataclasses precompiled")
+def compiled_by_module() -> dict[str, dict]:
+    """Every ``__init__`` made so far, for ``_codeblob.build``."""
+    return _by_module

@@ -101,8 +101,9 @@ def main(argv: list[str] | None = None) -> int:
             err = UsageError(f"unknown command {verb!r} (see pyruntime --help)")
             err.exit_code = 3  # runc's (urfave/cli's) status for an unknown command
             raise err
-        import importlib
-        module = importlib.import_module(f"pyruntime.cli.verb_{module_name}")
+        name = f"pyruntime.cli.verb_{module_name}"
+        __import__(name)  # not importlib.import_module: importing importlib costs start-up time
+        module = sys.modules[name]
         ctx = Context(values)
         log.debug(f"{verb} {' '.join(args)}")
         return module.run(ctx, verb, args)
@@ -110,12 +111,12 @@ def main(argv: list[str] | None = None) -> int:
         return fail(str(exc), exc.exit_code)
     except KeyboardInterrupt:
         return fail("interrupted")
+    except BrokenPipeError:  # our stdout was closed by the reader (e.g. `| head`)
+        return 1
     except Exception as exc:  # a bug: still one line, with the traceback in --debug logs
         import traceback
         log.debug("".join(traceback.format_exception(exc)))
         return fail(f"internal error: {type(exc).__name__}: {exc}")
-    except BrokenPipeError:  # our stdout was closed by the reader (e.g. `| head`)
-        return 1
 
 
 def fail(message: str, code: int = 1) -> int:
@@ -126,5 +127,22 @@ def fail(message: str, code: int = 1) -> int:
     return code
 
 
+def entry() -> None:
+    """The installed command: main(), then leave without the interpreter's teardown.
+
+    Finalisation (module and object teardown) costs a short-lived command a
+    few milliseconds and does nothing pyruntime needs: every file it writes is
+    closed by then, log entries are written unbuffered, and no atexit hooks
+    are registered. Only the standard streams are flushed.
+    """
+    code = main()
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except OSError:  # e.g. the reader of our stdout went away
+        code = code or 1
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    os._exit(main())
+    entry()

@@ -47,6 +47,8 @@ def run(ctx, verb: str, argv: list[str]) -> int:
     manager = c.manager()
     if manager is None:
         raise StateError(f"container {c.id} has no cgroup")
+    import gc
+    gc.enable()  # a stream lives as long as the container: collect (the launcher turned it off)
     if opts["stats"]:
         emit("stats", c.id, manager.stats())
         return 0

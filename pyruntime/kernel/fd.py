@@ -1,9 +1,13 @@
-"""File descriptors: openat2, close_range, memfd_create and pidfds."""
+"""File descriptors: openat2, close_range, memfd_create, pidfds and sockets.
+
+Sockets are made here rather than with the socket module: importing even its
+C part (_socket) costs every container start more than the calls themselves.
+"""
 from __future__ import annotations
 
 import os
 
-from pyruntime.kernel import check, cstr, lib
+from pyruntime.kernel import check, cstr, ffi, lib
 
 RESOLVE_NO_XDEV = lib.RESOLVE_NO_XDEV
 RESOLVE_NO_MAGICLINKS = lib.RESOLVE_NO_MAGICLINKS
@@ -20,6 +24,19 @@ def openat2(dirfd: int, path: str, flags: int, mode: int = 0, resolve: int = 0,
             shown_as: str | None = None) -> int:
     rc = lib.pyrt_openat2(dirfd, cstr(path), flags | os.O_CLOEXEC, mode, resolve)
     return check(rc, "openat2", shown_as or path)
+
+
+def unix_pair(seqpacket: bool = False) -> tuple[int, int]:
+    """A connected pair of AF_UNIX sockets (close-on-exec)."""
+    kind = lib.SOCK_SEQPACKET if seqpacket else lib.SOCK_STREAM
+    sv = ffi.new("int[2]")
+    check(lib.socketpair(lib.AF_UNIX, kind | lib.SOCK_CLOEXEC, 0, sv), "socketpair")
+    return sv[0], sv[1]
+
+
+def inet_dgram_socket() -> int:
+    """An AF_INET datagram socket (close-on-exec): the handle for interface ioctls."""
+    return check(lib.socket(lib.AF_INET, lib.SOCK_DGRAM | lib.SOCK_CLOEXEC, 0), "socket")
 
 
 def close_range(first: int, last: int = 0xFFFFFFFF, flags: int = 0) -> None:

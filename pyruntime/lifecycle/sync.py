@@ -53,9 +53,9 @@ class Channel:
 
     @staticmethod
     def pair() -> tuple["Channel", "Channel"]:
-        import _socket  # the C module: the socket package costs start-up time
-        a, b = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_SEQPACKET | _socket.SOCK_CLOEXEC)
-        return Channel(a.detach()), Channel(b.detach())
+        from pyruntime.kernel.fd import unix_pair
+        a, b = unix_pair(seqpacket=True)
+        return Channel(a), Channel(b)
 
     def send(self, kind: str, **fields) -> None:
         fields["t"] = kind
@@ -70,14 +70,13 @@ class Channel:
 
     def _pending(self) -> dict | None:
         """A message already waiting in the socket, without blocking."""
-        import _socket
-        sock = _socket.socket(fileno=self.fd)
+        os.set_blocking(self.fd, False)
         try:
-            data = sock.recv(65536, _socket.MSG_DONTWAIT)
+            data = os.read(self.fd, 65536)
         except OSError:
             data = b""
         finally:
-            sock.detach()
+            os.set_blocking(self.fd, True)
         return fastjson.loads(data) if data else None
 
     def recv(self) -> dict | None:

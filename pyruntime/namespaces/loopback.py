@@ -2,21 +2,27 @@
 from __future__ import annotations
 
 import fcntl
-import struct
+import os
+import sys
 
 from pyruntime.errors import SyscallError
+from pyruntime.kernel.fd import inet_dgram_socket
 
 SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 0x8913, 0x8914, 0x1
 
 
+def _ifreq(name: bytes, flags: int) -> bytes:
+    """struct ifreq with ifr_flags: a 16-byte name, a short, padding to 40 bytes."""
+    return name.ljust(16, b"\0") + flags.to_bytes(2, sys.byteorder) + bytes(22)
+
+
 def bring_up_lo() -> None:
-    import _socket
-    sock = _socket.socket(_socket.AF_INET, _socket.SOCK_DGRAM | _socket.SOCK_CLOEXEC)
+    sock = inet_dgram_socket()
     try:
-        req = struct.pack("16sH22x", b"lo", 0)
-        flags = struct.unpack("16sH22x", fcntl.ioctl(sock.fileno(), SIOCGIFFLAGS, req))[1]
-        fcntl.ioctl(sock.fileno(), SIOCSIFFLAGS, struct.pack("16sH22x", b"lo", flags | IFF_UP))
+        reply = fcntl.ioctl(sock, SIOCGIFFLAGS, _ifreq(b"lo", 0))
+        flags = int.from_bytes(reply[16:18], sys.byteorder)
+        fcntl.ioctl(sock, SIOCSIFFLAGS, _ifreq(b"lo", flags | IFF_UP))
     except OSError as exc:
         raise SyscallError("ioctl(SIOCSIFFLAGS)", exc.errno, "lo") from None
     finally:
-        sock.close()
+        os.close(sock)

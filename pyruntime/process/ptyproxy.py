@@ -21,9 +21,8 @@ TIOCGWINSZ = 0x5413
 
 class PtyProxy:
     def __init__(self):
-        import _socket
-        ours, theirs = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_STREAM | _socket.SOCK_CLOEXEC)
-        self.ours, self.theirs = ours.detach(), theirs.detach()
+        from pyruntime.kernel.fd import unix_pair
+        self.ours, self.theirs = unix_pair()
         self.master = -1
         self._saved_tty = None
 
@@ -58,6 +57,8 @@ class PtyProxy:
 
     def copy_until_exit(self, pid: int) -> int:
         """Copy stdin -> pty and pty -> stdout until ``pid`` exits; returns its wait status."""
+        import gc
+        gc.enable()  # this loop lives as long as the container: collect (the launcher turned it off)
         import _signal
         _signal.signal(28, self._sync_size)  # SIGWINCH
         self._raw()

@@ -58,6 +58,12 @@ def mkdir_all(root_fd: int, path: str, mode: int = 0o755, _links: int = 0) -> in
     the root, so a component that is a symlink is followed only within it; a
     symlink to something missing gets its target created, inside the root.
     """
+    if not _links:
+        try:  # most targets exist already (/proc, /dev...): one call instead of a walk
+            return _openat2(root_fd, path, O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+        except SyscallError as exc:
+            if exc.errno not in (errno.ENOENT, errno.ENOTDIR):
+                raise
     parts = _split(path)
     current = os.dup(root_fd)
     walked = ""

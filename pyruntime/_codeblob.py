@@ -1,0 +1,137 @@
+"""One file with the compiled code of every pyruntime module, read once at start-up.
+
+The normal import system costs each module a search along ``sys.path``
+(several ``stat`` calls), a ``.pyc`` open, read and validation: about a
+third of ``create``'s import time across the ~60 modules a container start
+needs. ``install()`` (called by the launcher install.sh writes) puts a finder
+first on ``sys.meta_path`` that serves pyruntime's modules from one marshal
+file made at install (``python -m pyruntime._codeblob``). Each module's code
+stays marshalled bytes until it is imported, so unused modules cost nothing.
+The file also holds each module's dataclass ``__init__`` code (see
+``_dataclasses``), made by importing every module once at build time.
+
+Staleness cannot serve old code: every entry records its source's
+``(mtime_ns, size)`` and a module whose source differs (an editable install
+being edited, a package replaced without running install.sh) is left to the
+normal import system. Anything not in the file (extension modules, the
+standard library) is too.
+"""
+from __future__ import annotations
+
+import marshal
+import os
+import sys
+
+import _frozen_importlib  # ModuleSpec without importing importlib.util (and contextlib, types...)
+
+PATH = os.path.join(os.path.dirname(os.path.dirname(sys.executable)), "var", "cache", "pyruntime",
+                    f"modules.{sys.implementation.cache_tag}.marshal")
+# Large and never on a container's path: the CRI server and the build scripts.
+_LEFT_OUT = ("pyruntime.cri_adapter", "pyruntime._build", "pyruntime.seccomp._build")
+
+_entries: dict[str, tuple] = {}
+
+
+class _Loader:
+    @staticmethod
+    def create_module(spec):
+        return None  # the default module object
+
+    @staticmethod
+    def exec_module(module) -> None:
+        exec(marshal.loads(_entries[module.__spec__.name][3]), module.__dict__)
+
+
+def dataclass_codes(module: str) -> dict:
+    """The compiled dataclass ``__init__`` methods of ``module``, by source text ({} when none)."""
+    entry = _entries.get(module)
+    return marshal.loads(entry[4]) if entry is not None and entry[4] else {}
+
+
+class _Finder:
+    @staticmethod
+    def find_spec(name: str, path=None, target=None):
+        entry = _entries.get(name)
+        if entry is None:
+            return None
+        origin, stamp, is_pkg, _, _ = entry
+        try:
+            st = os.stat(origin)
+        except OSError:
+            return None
+        if (st.st_mtime_ns, st.st_size) != stamp:
+            return None
+        spec = _frozen_importlib.ModuleSpec(name, _Loader, origin=origin, is_package=is_pkg)
+        spec.has_location = True  # sets __file__, which a few modules use to find their data
+        if is_pkg:
+            spec.submodule_search_locations = [os.path.dirname(origin)]
+        return spec
+
+    @staticmethod
+    def invalidate_caches() -> None:
+        pass
+
+
+def install(path: str = PATH) -> bool:
+    """Serve pyruntime's modules from ``path``; False (and nothing changed) when it can't be read."""
+    try:
+        with open(path, "rb") as f:
+            entries = marshal.load(f)
+    except (OSError, EOFError, ValueError, TypeError):
+        return False
+    _entries.update(entries)
+    sys.meta_path.insert(0, _Finder)
+    return True
+
+
+def build(package_dir: str, path: str = PATH) -> int:
+    """Compile every module under ``package_dir`` (the ``pyruntime`` directory) into ``path``."""
+    from pyruntime import _dataclasses
+    names = _module_names(package_dir)
+    for name in names:
+        if not name.startswith(_LEFT_OUT):
+            try:
+                __import__(name)  # runs every @dataclass, so its __init__ is compiled
+            except ImportError:
+                pass  # an optional dependency missing: its code is still compiled below
+    inits = _dataclasses.compiled_by_module()
+    entries = {}
+    for name, (origin, is_pkg) in names.items():
+        if name.startswith(_LEFT_OUT):
+            continue
+        with open(origin, "rb") as f:
+            source = f.read()
+        st = os.stat(origin)
+        code = compile(source, origin, "exec", dont_inherit=True)
+        init_codes = marshal.dumps(inits[name]) if inits.get(name) else b""
+        entries[name] = (origin, (st.st_mtime_ns, st.st_size), is_pkg, marshal.dumps(code), init_codes)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    tmp = f"{path}.{os.getpid()}"
+    with open(tmp, "wb") as f:
+        marshal.dump(entries, f)
+    os.rename(tmp, path)
+    return len(entries)
+
+
+def _module_names(package_dir: str) -> dict[str, tuple[str, bool]]:
+    """Module name -> (source path, is a package), for every .py under package_dir."""
+    out = {}
+    top = os.path.dirname(package_dir)
+    for directory, _, files in os.walk(package_dir):
+        for filename in sorted(files):
+            if not filename.endswith(".py"):
+                continue
+            origin = os.path.join(directory, filename)
+            name = os.path.relpath(origin, top)[:-3].replace(os.sep, ".")
+            is_pkg = filename == "__init__.py"
+            if is_pkg:
+                name = name[: -len(".__init__")]
+            out[name] = (origin, is_pkg)
+    return out
+
+
+def main() -> None:
+    """Build the file for the installed package (install.sh runs this)."""
+    import pyruntime
+    count = build(os.path.dirname(os.path.abspath(pyruntime.__file__)))
+    print(f"pyruntime: {count} modules compiled into {PATH}")

@@ -1,0 +1,65 @@
+"""pyruntime._codeblob: modules come from the one code file, and never stale."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def python(code: str, *path: str) -> str:
+    """Run code the way the launcher starts Python (-I -S), with ``path`` first on sys.path."""
+    site = [p for p in sys.path if p.endswith("site-packages")]
+    script = f"import sys; sys.path[:0] = {list(path)!r}; sys.path += {site!r}\n" + textwrap.dedent(code)
+    out = subprocess.run([sys.executable, "-I", "-S", "-c", script], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    return out.stdout
+
+
+def test_the_container_path_is_served_from_the_file(tmp_path):
+    blob = str(tmp_path / "modules.marshal")
+    python(f"from pyruntime import _codeblob; _codeblob.build({os.path.join(REPO, 'pyruntime')!r}, {blob!r})",
+           REPO)
+    out = python(f"""
+        from pyruntime import _codeblob
+        assert _codeblob.install({blob!r})
+        import pyruntime.lifecycle.create as m, pyruntime.model.config as c
+        print(m.__spec__.loader.__name__)
+        print(m.__file__)
+        print(len(_codeblob.dataclass_codes("pyruntime.model.config")))
+        print(c.User(uid=5) == c.User(uid=5), repr(c.User(uid=5)).startswith("User(uid=5,"))
+        """, REPO).split("\n")
+    assert out[0] == "_Loader"
+    assert out[1] == os.path.join(REPO, "pyruntime", "lifecycle", "create.py")
+    assert int(out[2]) > 5  # the model's dataclass __init__s came compiled too
+    assert out[3] == "True True"
+
+
+def test_a_changed_source_is_imported_from_the_source(tmp_path):
+    pkg = tmp_path / "blobby"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "mod.py").write_text("VALUE = 'old'\n")
+    blob = str(tmp_path / "modules.marshal")
+    python(f"from pyruntime import _codeblob; _codeblob.build({str(pkg)!r}, {blob!r})", REPO, str(tmp_path))
+    check = f"""
+        from pyruntime import _codeblob
+        _codeblob.install({blob!r})
+        import blobby.mod
+        print(blobby.mod.VALUE, blobby.mod.__spec__.loader is _codeblob._Loader)
+        """
+    assert python(check, REPO, str(tmp_path)).split() == ["old", "True"]
+    (pkg / "mod.py").write_text("VALUE = 'newer'\n")
+    assert python(check, REPO, str(tmp_path)).split() == ["newer", "False"]
+
+
+def test_an_unreadable_file_changes_nothing(tmp_path):
+    out = python(f"""
+        import sys
+        from pyruntime import _codeblob
+        before = list(sys.meta_path)
+        print(_codeblob.install({str(tmp_path / 'missing')!r}), sys.meta_path == before)
+        """, REPO)
+    assert out.split() == ["False", "True"]
