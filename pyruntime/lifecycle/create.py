@@ -87,10 +87,13 @@ def create(store: Store, plan: ContainerPlan, raw_config: dict, console_fd: int 
         undo.callback(parent.close)
 
         cgroup_fd = _unified_dir_fd(plan, manager, undo)
-        stage1_pid = os.fork()
-        if stage1_pid == 0:
+        direct = stage1.can_skip(plan.ns, joined)
+        first_pid = stage1.clone_init(plan.ns, cgroup_fd) if direct else os.fork()
+        if first_pid == 0:
             parent.close()
             cdir.close()  # its flock is shared by fork: holding it would lock out every later command
+            if direct:
+                stage1.run_init(child, lambda: init.main(plan, child, fds))
             stage1.run(plan.ns, child, joined, lambda: init.main(plan, child, fds), cgroup_fd)
         child.close()
         if cgroup_fd >= 0:
@@ -98,10 +101,10 @@ def create(store: Store, plan: ContainerPlan, raw_config: dict, console_fd: int 
         for _, fd in joined + [("cgroup", fds.cgroupns)]:
             if fd >= 0:
                 os.close(fd)
-        kill_list = [stage1_pid]
+        kill_list = [first_pid]
         undo.callback(_kill_and_reap, kill_list)
 
-        init_pid = _run_protocol(plan, manager, parent, stage1_pid, kill_list)
+        init_pid = _run_protocol(plan, manager, parent, -1 if direct else first_pid, kill_list)
 
         record = ContainerRecord(
             id=plan.id, bundle=plan.options.bundle, rootfs=plan.rootfs, created=rfc3339_now(),
@@ -173,22 +176,27 @@ def _open_joined(plan: ContainerPlan):
 
 def _run_protocol(plan: ContainerPlan, manager, chan: sync.Channel, stage1_pid: int,
                   kill_list: list[int]) -> int:
-    """Drive stage1 and the init through setup; returns the init's pid."""
-    msg = chan.wait_for(sync.INIT_PID if not plan.ns.new_user else sync.USERNS, "stage-1 child")
-    if msg["t"] == sync.USERNS:
-        from pyruntime.namespaces.enter import write_id_maps
-        write_id_maps(stage1_pid, plan.ns.uid_map, plan.ns.gid_map)
-        chan.send(sync.USERNS_DONE)
-        msg = chan.wait_for(sync.INIT_PID, "stage-1 child")
-    init_pid = msg["pid"]
-    kill_list.insert(0, init_pid)
+    """Drive stage1 (if any: ``stage1_pid`` -1 when the init was cloned directly) and
+    the init through setup; returns the init's pid."""
+    if stage1_pid < 0:
+        init_pid = kill_list[0]
+    else:
+        msg = chan.wait_for(sync.INIT_PID if not plan.ns.new_user else sync.USERNS, "stage-1 child")
+        if msg["t"] == sync.USERNS:
+            from pyruntime.namespaces.enter import write_id_maps
+            write_id_maps(stage1_pid, plan.ns.uid_map, plan.ns.gid_map)
+            chan.send(sync.USERNS_DONE)
+            msg = chan.wait_for(sync.INIT_PID, "stage-1 child")
+        init_pid = msg["pid"]
+        kill_list.insert(0, init_pid)
     if not plan.cgroup_self_join:
         # meanwhile the init sets up its rootfs; it waits for CGROUP_DONE before it
         # makes its cgroup namespace or mounts a cgroup view, long before user code
         manager.add(init_pid)
         chan.send(sync.CGROUP_DONE)
-    _reap(stage1_pid)
-    kill_list.remove(stage1_pid)
+    if stage1_pid >= 0:
+        _reap(stage1_pid)
+        kill_list.remove(stage1_pid)
     hooks = plan.spec.hooks
     if hooks.prestart or hooks.create_runtime:
         chan.wait_for(sync.HOOKS)

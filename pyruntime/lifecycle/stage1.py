@@ -1,8 +1,12 @@
 """Stage 1: the child that enters the container's namespaces and forks its init.
 
-It exists because pid and time namespaces only apply to children, and the
-user namespace must be mapped by the parent between ``unshare`` and the
-creation of the other namespaces. See ``sync`` for the messages.
+It exists because pid and time namespaces only apply to children, the user
+namespace must be mapped by the parent between ``unshare`` and the creation
+of the other namespaces, and joined namespaces must be entered before the
+new ones are made. See ``sync`` for the messages. When there is none of
+that to do (the common case: every namespace new, no user namespace, no
+clock offsets), ``clone_init`` makes the init in one clone3 instead: a fork
+of the runtime less on every container start.
 """
 from __future__ import annotations
 
@@ -21,6 +25,26 @@ def maps_root(id_map: str) -> bool:
         if inside <= 0 < inside + size:
             return True
     return False
+
+
+def can_skip(ns: NamespacePlan, joined: list) -> bool:
+    """True when the init can be cloned straight into its new namespaces."""
+    return not joined and not ns.new_user and not ns.time_offsets
+
+
+def clone_init(ns: NamespacePlan, cgroup_fd: int = -1) -> int:
+    """The init, cloned into new namespaces (and the cgroup v2 directory, if any); 0 in it."""
+    return k.clone3_fork(ns.create_flags & ~k.CLONE_NEWCGROUP, cgroup_fd)
+
+
+def run_init(chan: sync.Channel, init_main) -> None:
+    """In an init made by ``clone_init``: what stage 1 would have done first, then the init."""
+    try:
+        proc.prctl(proc.PR_SET_DUMPABLE, 0)  # keep /proc/<pid> closed to the container
+    except BaseException as exc:  # noqa: BLE001 - a child reports everything, then exits
+        sync.fail_child(chan, exc)
+    init_main()  # never returns
+    os._exit(1)
 
 
 def fork_after_report(chan: sync.Channel, cgroup_fd: int = -1) -> int:
