@@ -102,7 +102,7 @@ def build(package_dir: str, path: str = PATH) -> int:
         with open(origin, "rb") as f:
             source = f.read()
         st = os.stat(origin)
-        code = compile(source, origin, "exec", dont_inherit=True)
+        code = compile(source, origin, "exec", dont_inherit=True, optimize=2)
         init_codes = marshal.dumps(inits[name]) if inits.get(name) else b""
         entries[name] = (origin, (st.st_mtime_ns, st.st_size), is_pkg, marshal.dumps(code), init_codes)
     os.makedirs(os.path.dirname(path), exist_ok=True)

@@ -54,49 +54,43 @@ def _split(path: str) -> list[str]:
 def mkdir_all(root_fd: int, path: str, mode: int = 0o755, _links: int = 0) -> int:
     """mkdir -p inside the root; returns an O_PATH fd of the final directory.
 
-    Each component is created relative to its parent's fd and then opened in
-    the root, so a component that is a symlink is followed only within it; a
-    symlink to something missing gets its target created, inside the root.
+    The deepest existing ancestor is found by opening in the root (one call
+    when the directory exists, as most mount targets do), then each missing
+    component is created relative to its parent's fd and opened in the root,
+    so a component that is a symlink is followed only within it; a symlink to
+    something missing gets its target created, inside the root.
     """
-    if not _links:
-        try:  # most targets exist already (/proc, /dev...): one call instead of a walk
+    try:
+        return _openat2(root_fd, path, O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    except SyscallError as exc:
+        if exc.errno != errno.ENOENT:
+            raise
+    parts = _split(path)
+    if not parts:
+        return os.dup(root_fd)
+    base = "/" + "/".join(parts[:-1])
+    parent = mkdir_all(root_fd, base, mode, _links)
+    try:
+        try:
+            os.mkdir(parts[-1], mode, dir_fd=parent)
+        except FileExistsError:
+            pass
+        except OSError as exc:
+            raise SyscallError("mkdir", exc.errno, path) from None
+        try:
             return _openat2(root_fd, path, O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
         except SyscallError as exc:
-            if exc.errno not in (errno.ENOENT, errno.ENOTDIR):
+            if exc.errno != errno.ENOENT:
                 raise
-    parts = _split(path)
-    current = os.dup(root_fd)
-    walked = ""
-    try:
-        for i, part in enumerate(parts):
-            step = f"{walked}/{part}"
-            try:
-                os.mkdir(part, mode, dir_fd=current)
-            except FileExistsError:
-                pass
-            except OSError as exc:
-                raise SyscallError("mkdir", exc.errno, step) from None
-            try:
-                nxt = _openat2(root_fd, step, O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
-            except SyscallError as exc:
-                if exc.errno != errno.ENOENT:
-                    raise
-                target = os.readlink(part, dir_fd=current)  # a dangling symlink
-                if _links >= 40:
-                    raise SyscallError("mkdir", errno.ELOOP, path) from None
-                rest = "/".join(parts[i + 1:])
-                base = "" if target.startswith("/") else walked
-                os.close(current)
-                current = -1
-                return mkdir_all(root_fd, f"{base}/{target}/{rest}", mode, _links + 1)
-            os.close(current)
-            current = nxt
-            walked = step
-        return current
-    except BaseException:
-        if current >= 0:
-            os.close(current)
-        raise
+        try:
+            target = os.readlink(parts[-1], dir_fd=parent)  # a dangling symlink
+        except OSError:  # not a symlink: it vanished under us
+            raise SyscallError("mkdir", errno.ENOENT, path) from None
+        if _links >= 40:
+            raise SyscallError("mkdir", errno.ELOOP, path) from None
+        return mkdir_all(root_fd, target if target.startswith("/") else f"{base}/{target}", mode, _links + 1)
+    finally:
+        os.close(parent)
 
 
 def create_file(root_fd: int, path: str, mode: int = 0o644) -> int:
