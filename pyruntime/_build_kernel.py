@@ -138,6 +138,8 @@ int pyrt_set_mempolicy(int mode, const unsigned long *nodemask, unsigned long ma
 int pyrt_get_mempolicy(int *mode, unsigned long *nodemask, unsigned long maxnode,
                        void *addr, unsigned long flags);
 long pyrt_keyctl_join_session(const char *name);
+int pyrt_prlimit(int resource, int set, unsigned long long soft, unsigned long long hard,
+                 unsigned long long *old2);
 #define PR_SET_PDEATHSIG ...
 #define PR_SET_DUMPABLE ...
 #define PR_GET_DUMPABLE ...
@@ -179,6 +181,7 @@ SOURCE = r"""
 #include <sys/mman.h>
 #include <sys/vfs.h>
 #include <sys/socket.h>
+#include <sys/resource.h>
 
 /* Values from the kernel uapi, for toolchains whose headers predate them. */
 #ifndef CLONE_NEWTIME
@@ -423,6 +426,14 @@ long pyrt_fstatfs_type(int fd)
 /* KEYCTL_JOIN_SESSION_KEYRING: a fresh session keyring named for the container. */
 long pyrt_keyctl_join_session(const char *name)
 { return syscall(SYS_keyctl, 1, name); }
+int pyrt_prlimit(int resource, int set, unsigned long long soft, unsigned long long hard,
+                 unsigned long long *old2)
+{
+    struct rlimit new_limit = { (rlim_t)soft, (rlim_t)hard }, old_limit;
+    int rc = prlimit(0, resource, set ? &new_limit : NULL, &old_limit);
+    if (rc == 0 && old2) { old2[0] = old_limit.rlim_cur; old2[1] = old_limit.rlim_max; }
+    return rc;
+}
 long pyrt_bpf(int cmd, void *attr, unsigned int size)
 { return syscall(SYS_bpf, cmd, attr, size); }
 """

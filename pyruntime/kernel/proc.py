@@ -101,3 +101,18 @@ def get_mempolicy() -> int:
 
 def keyctl_join_session(name: str) -> int:
     return check(lib.pyrt_keyctl_join_session(cstr(name)), "keyctl(KEYCTL_JOIN_SESSION_KEYRING)", name)
+
+
+RLIM_INFINITY = 2 ** 64 - 1
+
+
+def prlimit(resource: int, limits: tuple[int, int] | None = None) -> tuple[int, int]:
+    """Our (soft, hard) limit of ``resource`` before the call; sets ``limits`` when given.
+
+    Values are the kernel's: RLIM_INFINITY is 2**64-1. (The resource module
+    would cost every container start its import.)
+    """
+    old = ffi.new("unsigned long long[2]")
+    soft, hard = limits if limits is not None else (0, 0)
+    check(lib.pyrt_prlimit(resource, limits is not None, soft, hard, old), "prlimit")
+    return old[0], old[1]

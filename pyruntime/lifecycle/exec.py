@@ -120,7 +120,6 @@ def run(c: Container, plan: ExecPlan) -> int:
 
 def _preload(plan: ExecPlan) -> None:
     """Imports the child needs after it joined the container's mount namespace."""
-    import resource  # noqa: F401
     from pyruntime.seccomp import load  # noqa: F401
     if plan.process.terminal:
         import _socket  # noqa: F401

@@ -22,8 +22,6 @@ from __future__ import annotations
 import os
 from pyruntime._dataclasses import dataclass, field
 
-import resource  # noqa: F401  (used by process.rlimits after pivot_root)
-
 from pyruntime.errors import PyruntimeError
 from pyruntime.kernel import ns as k, proc
 from pyruntime.lifecycle import sync
