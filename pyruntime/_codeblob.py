@@ -5,10 +5,14 @@ The normal import system costs each module a search along ``sys.path``
 third of ``create``'s import time across the ~60 modules a container start
 needs. ``install()`` (called by the launcher install.sh writes) puts a finder
 first on ``sys.meta_path`` that serves pyruntime's modules from one marshal
-file made at install (``python -m pyruntime._codeblob``). Each module's code
-stays marshalled bytes until it is imported, so unused modules cost nothing.
-The file also holds each module's dataclass ``__init__`` code (see
-``_dataclasses``), made by importing every module once at build time.
+file made at install (``python -m pyruntime._codeblob``): an index, read
+at start, then each module's marshalled code, read with one ``pread`` when
+it is imported, so the ~40 modules a container start does not need cost
+neither reading nor memory (and every page of memory a command touches is a
+page fault, and a page copied when it forks). The file also holds each
+module's dataclass ``__init__`` code (see ``_dataclasses``), made by
+importing every module once at build time. Its descriptor stays open
+(close-on-exec: never inherited by a container program).
 
 Staleness cannot serve old code: every entry records its source's
 ``(mtime_ns, size)`` and a module whose source differs (an editable install
@@ -29,7 +33,14 @@ PATH = os.path.join(os.path.dirname(os.path.dirname(sys.executable)), "var", "ca
 # Large and never on a container's path: the CRI server and the build scripts.
 _LEFT_OUT = ("pyruntime.cri_adapter", "pyruntime._build", "pyruntime.seccomp._build")
 
-_entries: dict[str, tuple] = {}
+_entries: dict[str, tuple] = {}  # name -> (origin, stamp, is_pkg, (offset, size), (offset, size))
+_fd = -1
+_HEADER = 8  # the index's length, little-endian
+
+
+def _read(extent: tuple[int, int]) -> bytes:
+    offset, size = extent
+    return os.pread(_fd, size, offset)
 
 
 class _Loader:
@@ -39,13 +50,13 @@ class _Loader:
 
     @staticmethod
     def exec_module(module) -> None:
-        exec(marshal.loads(_entries[module.__spec__.name][3]), module.__dict__)
+        exec(marshal.loads(_read(_entries[module.__spec__.name][3])), module.__dict__)
 
 
 def dataclass_codes(module: str) -> dict:
     """The compiled dataclass ``__init__`` methods of ``module``, by source text ({} when none)."""
     entry = _entries.get(module)
-    return marshal.loads(entry[4]) if entry is not None and entry[4] else {}
+    return marshal.loads(_read(entry[4])) if entry is not None and entry[4][1] else {}
 
 
 class _Finder:
@@ -54,7 +65,7 @@ class _Finder:
         entry = _entries.get(name)
         if entry is None:
             return None
-        origin, stamp, is_pkg, _, _ = entry
+        origin, stamp, is_pkg = entry[:3]
         try:
             st = os.stat(origin)
         except OSError:
@@ -74,11 +85,18 @@ class _Finder:
 
 def install(path: str = PATH) -> bool:
     """Serve pyruntime's modules from ``path``; False (and nothing changed) when it can't be read."""
+    global _fd
     try:
-        with open(path, "rb") as f:
-            entries = marshal.load(f)
-    except (OSError, EOFError, ValueError, TypeError):
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
         return False
+    try:
+        size = int.from_bytes(os.pread(fd, _HEADER, 0), "little")
+        entries = marshal.loads(os.pread(fd, size, _HEADER))
+    except (OSError, EOFError, ValueError, TypeError):
+        os.close(fd)
+        return False
+    _fd = fd
     _entries.update(entries)
     sys.meta_path.insert(0, _Finder)
     return True
@@ -95,7 +113,12 @@ def build(package_dir: str, path: str = PATH) -> int:
             except ImportError:
                 pass  # an optional dependency missing: its code is still compiled below
     inits = _dataclasses.compiled_by_module()
-    entries = {}
+    entries, payload = {}, bytearray()
+
+    def add(data: bytes) -> tuple[int, int]:
+        payload.extend(data)
+        return len(payload) - len(data), len(data)
+
     for name, (origin, is_pkg) in names.items():
         if name.startswith(_LEFT_OUT):
             continue
@@ -104,11 +127,22 @@ def build(package_dir: str, path: str = PATH) -> int:
         st = os.stat(origin)
         code = compile(source, origin, "exec", dont_inherit=True, optimize=2)
         init_codes = marshal.dumps(inits[name]) if inits.get(name) else b""
-        entries[name] = (origin, (st.st_mtime_ns, st.st_size), is_pkg, marshal.dumps(code), init_codes)
+        entries[name] = (origin, (st.st_mtime_ns, st.st_size), is_pkg,
+                         add(marshal.dumps(code)), add(init_codes))
+    # payload offsets are relative to the end of the index: shift them once its size is known
+    index = marshal.dumps(entries)
+    base = _HEADER + len(index)
+    while True:
+        shifted = {n: (*e[:3], (e[3][0] + base, e[3][1]), (e[4][0] + base, e[4][1]))
+                   for n, e in entries.items()}
+        index = marshal.dumps(shifted)
+        if _HEADER + len(index) == base:
+            break
+        base = _HEADER + len(index)
     os.makedirs(os.path.dirname(path), exist_ok=True)
     tmp = f"{path}.{os.getpid()}"
     with open(tmp, "wb") as f:
-        marshal.dump(entries, f)
+        f.write(len(index).to_bytes(_HEADER, "little") + index + payload)
     os.rename(tmp, path)
     return len(entries)
 
