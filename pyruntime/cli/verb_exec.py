@@ -122,7 +122,7 @@ def _exec(ctx, opts: dict, args: list[str]) -> int:
             spec=spec, process=process, caps=caps, init_pid=c.record.pid,
             cgroup_dirs=cgroup_dirs, unified_dir=unified, self_join=not spec.linux.namespace("user"),
             console_socket=opts["console_socket"], preserve_fds=opts["preserve_fds"],
-            detach=opts["detach"], pid_file=opts["pid_file"])
+            detach=opts["detach"], pid_file=opts["pid_file"], resctrl=c.record.resctrl)
         return execmod.run(c, plan)
     finally:
         c.dir.close()

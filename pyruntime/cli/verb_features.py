@@ -38,7 +38,7 @@ def features() -> dict:
             },
             "apparmor": {"enabled": True},
             "selinux": {"enabled": True},
-            "intelRdt": {"enabled": False},
+            "intelRdt": {"enabled": True, "schemata": True, "monitoring": True},
             "memoryPolicy": {"modes": sorted(MPOL_MODE), "flags": sorted(MPOL_FLAGS)},
             "mountExtensions": {"idmap": {"enabled": True}},
             "netDevices": {"enabled": False},

@@ -105,11 +105,17 @@ def create(store: Store, plan: ContainerPlan, raw_config: dict, console_fd: int 
         undo.callback(_kill_and_reap, kill_list)
 
         init_pid = _run_protocol(plan, manager, parent, -1 if direct else first_pid, kill_list)
+        resctrl_state = None
+        if plan.resctrl is not None:  # the init waits on exec.fifo: nothing of the container runs yet
+            from pyruntime import resctrl
+            resctrl_state = resctrl.apply(plan.resctrl, init_pid)
+            undo.callback(resctrl.remove, resctrl_state)
 
         record = ContainerRecord(
             id=plan.id, bundle=plan.options.bundle, rootfs=plan.rootfs, created=rfc3339_now(),
             pid=init_pid, pid_start=procinfo.start_time(init_pid), config=raw_config,
-            cgroup=manager.describe(), systemd_cgroup=plan.options.systemd_cgroup, owner=os.getuid())
+            cgroup=manager.describe(), systemd_cgroup=plan.options.systemd_cgroup, owner=os.getuid(),
+            resctrl=resctrl_state)
         cdir.write(record)
         if plan.options.pid_file:
             write_pid_file(plan.options.pid_file, init_pid)

@@ -63,6 +63,12 @@ def delete(c: Container, force: bool = False) -> None:
             manager.destroy()
         except PyruntimeError as exc:
             errors.append(str(exc))
+    if c.record is not None and c.record.resctrl:
+        from pyruntime import resctrl
+        try:
+            resctrl.remove(c.record.resctrl)
+        except PyruntimeError as exc:
+            errors.append(str(exc))
     if c.record is not None and not _has_mount_namespace(c.record.config):
         from pyruntime.rootfs.pivot import unmount_below
         unmount_below(c.record.rootfs)

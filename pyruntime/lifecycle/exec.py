@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 
 from pyruntime import log
-from pyruntime._dataclasses import dataclass
+from pyruntime._dataclasses import dataclass, field
 from pyruntime.errors import PyruntimeError
 from pyruntime.kernel import proc
 from pyruntime.lifecycle import sync
@@ -41,6 +41,7 @@ class ExecPlan:
     preserve_fds: int = 0
     detach: bool = False
     pid_file: str = ""
+    resctrl: dict = field(default_factory=dict)  # the container's resctrl state (linux.intelRdt)
 
 
 def run(c: Container, plan: ExecPlan) -> int:
@@ -93,6 +94,10 @@ def run(c: Container, plan: ExecPlan) -> int:
             manager = c.manager()
             if manager is not None:
                 manager.add(pid)
+        if plan.resctrl:
+            from pyruntime import resctrl
+            resctrl.join(plan.resctrl, pid)
+        if _waits_for_parent(plan):
             parent.send(sync.CGROUP_DONE)
         for warning in parent.wait_for(sync.READY, "exec process").get("warnings", ()):
             log.warning(warning)
@@ -116,6 +121,12 @@ def run(c: Container, plan: ExecPlan) -> int:
     if proxy is not None:
         proxy.receive()
     return exit_status(wait_for(pid, proxy))
+
+
+def _waits_for_parent(plan: ExecPlan) -> bool:
+    """Whether the process waits (CGROUP_DONE) until the parent has placed it: in its
+    cgroup when it cannot join by itself, in the container's resctrl group always."""
+    return not plan.self_join or bool(plan.resctrl)
 
 
 def _preload(plan: ExecPlan) -> None:
@@ -147,7 +158,7 @@ def _process(plan: ExecPlan, chan: sync.Channel, tasks, cgroupns: int, console: 
         if plan.self_join:
             from pyruntime.lifecycle.init import join_cgroup
             join_cgroup(tasks)
-        else:
+        if _waits_for_parent(plan):
             chan.wait_for_cgroup_done()
         if cgroupns >= 0:
             enter.join([("cgroup", cgroupns)])

@@ -57,6 +57,7 @@ class ContainerPlan:
     caps: capsplan.CapPlan
     root_propagation: int
     warnings: tuple[str, ...] = field(default=())
+    resctrl: object = None  # resctrl.ResctrlPlan with linux.intelRdt
 
     @property
     def id(self) -> str:
@@ -93,6 +94,10 @@ def make_plan(spec: Spec, options: CreateOptions, host: HostFacts) -> ContainerP
         raise ConfigError(problems)
     rootfs = spec.root.path if os.path.isabs(spec.root.path) else os.path.join(options.bundle, spec.root.path)
     caps, warnings = capsplan.plan(spec.process.capabilities, last=host.last_cap)
+    resctrl = None
+    if spec.linux.intel_rdt is not None:
+        from pyruntime import resctrl as rdt
+        resctrl = rdt.plan(spec.linux.intel_rdt, options.id)
     return ContainerPlan(
         options=options,
         spec=spec,
@@ -104,4 +109,5 @@ def make_plan(spec: Spec, options: CreateOptions, host: HostFacts) -> ContainerP
         caps=caps,
         root_propagation=PROPAGATION[spec.linux.rootfs_propagation],
         warnings=tuple(warnings),
+        resctrl=resctrl,
     )

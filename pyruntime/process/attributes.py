@@ -135,9 +135,10 @@ def check_host_features(spec: Spec) -> None:
     """Refuse, before anything is created, fields this host cannot honour."""
     if spec.process is not None:
         check_lsm(spec.process)
-    # not implemented: refused rather than ignored, and `features` says so
     if spec.linux.intel_rdt is not None:
-        raise PyruntimeError("linux.intelRdt: not supported by pyruntime (see `pyruntime features`)")
+        from pyruntime.resctrl import find_root
+        find_root()  # runtime-spec: no resctrl mounted is an error
+    # not implemented: refused rather than ignored, and `features` says so
     if spec.linux.net_devices:
         raise PyruntimeError("linux.netDevices: not supported by pyruntime (see `pyruntime features`)")
 

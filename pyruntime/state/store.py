@@ -49,19 +49,20 @@ class ContainerRecord:
     """
 
     FIELDS = ("id", "bundle", "rootfs", "created", "pid", "pid_start", "config", "cgroup",
-              "systemd_cgroup", "rootless", "owner")
+              "systemd_cgroup", "rootless", "owner", "resctrl")
     __slots__ = FIELDS
 
     def __init__(self, id: str, bundle: str, rootfs: str, created: str, pid: int = 0,
                  pid_start: int | None = None, config: dict | None = None,
                  cgroup: dict | None = None, systemd_cgroup: bool = False,
-                 rootless: bool = False, owner: int = 0):
+                 rootless: bool = False, owner: int = 0, resctrl: dict | None = None):
         self.id, self.bundle, self.rootfs, self.created = id, bundle, rootfs, created
         self.pid = pid
         self.pid_start = pid_start          # /proc/<pid>/stat starttime: detects pid reuse
         self.config = config or {}          # the config.json document as created
         self.cgroup = cgroup or {}          # the cgroup manager's description
         self.systemd_cgroup, self.rootless, self.owner = systemd_cgroup, rootless, owner
+        self.resctrl = resctrl or {}        # resctrl.apply's result (linux.intelRdt)
 
     def to_dict(self) -> dict:
         return {name: getattr(self, name) for name in self.FIELDS}

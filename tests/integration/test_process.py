@@ -3,6 +3,7 @@ personality, scheduling, I/O priority, memory policy, CPU affinity, LSM refusal.
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
@@ -122,15 +123,45 @@ def test_lsm_refused_clearly_where_absent(runtime, bundle, field, value, message
     assert (code, err) == (1, f"pyruntime: {message}\n")
 
 
-@pytest.mark.parametrize("field, value", [("intelRdt", {"closID": "x"}),
-                                          ("netDevices", {"eth9": {"name": "eth0"}})])
-def test_unimplemented_features_refused(runtime, bundle, field, value):
-    """Refused, never silently ignored; `features` reports both as disabled."""
-    bundle.edit(lambda c: c["linux"].update({field: value}))
+def test_unimplemented_features_refused(runtime, bundle):
+    """Refused, never silently ignored; `features` reports it as disabled."""
+    bundle.edit(lambda c: c["linux"].update({"netDevices": {"eth9": {"name": "eth0"}}}))
     code, _, err = run_container(runtime, bundle, "true")
-    assert (code, err) == (1, f"pyruntime: linux.{field}: not supported by pyruntime (see `pyruntime features`)\n")
+    assert (code, err) == (1, "pyruntime: linux.netDevices: not supported by pyruntime (see `pyruntime features`)\n")
     features = json.loads(runtime.output("features"))["linux"]
-    assert features[field] == {"enabled": False}
+    assert features["netDevices"] == {"enabled": False}
+
+
+def _resctrl_root() -> str:
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            parts = line.split()
+            if parts[parts.index("-") + 1] == "resctrl":
+                return parts[4]
+    return ""
+
+
+def test_intel_rdt(runtime, bundle):
+    """Where resctrl is mounted the init is in the container's group, removed on delete;
+    where it is not (this VM: no RDT in the CPU), the spec's error, before anything exists."""
+    root = _resctrl_root()
+    assert json.loads(runtime.output("features"))["linux"]["intelRdt"] == {
+        "enabled": True, "schemata": True, "monitoring": True}
+    bundle.edit(lambda c: c["linux"].update({"intelRdt": {"enableMonitoring": False}}))
+    if not root:
+        code, _, err = run_container(runtime, bundle, "true")
+        assert code == 1
+        assert err == ("pyruntime: linux.intelRdt: no resctrl filesystem is mounted (it needs a CPU with "
+                       "Intel RDT or AMD PQoS and `mount -t resctrl resctrl /sys/fs/resctrl`)\n")
+        return
+    bundle.set_args("sleep", "60")
+    cid = runtime.new_id()
+    runtime.run("run", "-d", "--bundle", bundle.path, cid, check=True)
+    pid = json.loads(runtime.output("state", cid))["pid"]
+    with open(f"{root}/{cid}/tasks") as f:
+        assert str(pid) in f.read().split()
+    runtime.run("delete", "--force", cid, check=True)
+    assert not os.path.exists(f"{root}/{cid}")
 
 
 def test_exec_cpu_affinity(runtime, bundle):
