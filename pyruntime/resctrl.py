@@ -124,9 +124,9 @@ def find_root(mountinfo: str = "/proc/self/mountinfo") -> str:
 def apply(p: ResctrlPlan, pid: int, root: str | None = None) -> dict:
     """Put ``pid`` in its group, making and configuring what the plan says.
 
-    Returns the state to keep: {"root": the resctrl mount, "tasks": the tasks
-    file exec'd processes are written to, "remove": directories to remove on
-    delete, deepest first}.
+    Returns the state to keep: {"root": the resctrl mount, "group": the
+    group's directory, "tasks": the tasks file exec'd processes are written
+    to, "remove": directories to remove on delete, deepest first}.
     Anything made here is removed again if a later step fails.
     """
     root = root or find_root()
@@ -157,13 +157,19 @@ def apply(p: ResctrlPlan, pid: int, root: str | None = None) -> dict:
         remove({"remove": list(reversed(made))})
         raise
     removable = [d for d in made if d != group or p.removable]
-    return {"root": root, "tasks": tasks, "remove": list(reversed(removable))}
+    return {"root": root, "group": group, "tasks": tasks, "remove": list(reversed(removable))}
 
 
 def join(state: dict, pid: int) -> None:
     """Put another process (exec) where the container's init is."""
     if state.get("tasks"):
         _write(state["root"], state["tasks"], str(pid))
+
+
+def update(state: dict, lines: tuple[str, ...]) -> None:
+    """``pyruntime update --l3-cache-schema/--mem-bw-schema``: new schemata lines for the group."""
+    for line in lines:
+        _write(state["root"], os.path.join(state["group"], "schemata"), line + "\n")
 
 
 def remove(state: dict) -> None:

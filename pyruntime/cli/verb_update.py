@@ -29,8 +29,8 @@ FLAGS = (
     Flag(("cpuset-mems",), "str", "", "memory nodes allowed"),
     Flag(("pids-limit",), "str", "", "maximum number of processes"),
     Flag(("blkio-weight",), "str", "", "block IO weight (10-1000)"),
-    Flag(("l3-cache-schema",), "str", "", "accepted; Intel RDT is not supported"),
-    Flag(("mem-bw-schema",), "str", "", "accepted; Intel RDT is not supported"),
+    Flag(("l3-cache-schema",), "str", "", "Intel RDT L3 cache schema line (L3:...)"),
+    Flag(("mem-bw-schema",), "str", "", "Intel RDT memory bandwidth schema line (MB:...)"),
 )
 
 UNITS = {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
@@ -90,6 +90,17 @@ def merge(old: dict, new: dict) -> dict:
     return out
 
 
+def _update_rdt(c, rdt: dict) -> None:
+    from pyruntime import resctrl
+    from pyruntime.model.tuning import IntelRdt
+    if not c.record.resctrl:
+        raise UsageError(f"container {c.id} has no linux.intelRdt: its schemata cannot be updated")
+    # the same checks as in config.json
+    resctrl.plan(IntelRdt(l3_cache_schema=rdt.get("l3CacheSchema", ""),
+                          mem_bw_schema=rdt.get("memBwSchema", "")), c.id)
+    resctrl.update(c.record.resctrl, tuple(v for v in (rdt.get("l3CacheSchema"), rdt.get("memBwSchema")) if v))
+
+
 def run(ctx, verb: str, argv: list[str]) -> int:
     from pyruntime.model import parse as modelparse, validate
     from pyruntime.state.status import require
@@ -112,6 +123,11 @@ def run(ctx, verb: str, argv: list[str]) -> int:
         config = dict(c.record.config)
         linux = dict(config.get("linux") or {})
         linux["resources"] = merge(linux.get("resources") or {}, doc)
+        rdt = {k: opts[o] for k, o in (("l3CacheSchema", "l3_cache_schema"), ("memBwSchema", "mem_bw_schema"))
+               if opts[o]}
+        if rdt:
+            _update_rdt(c, rdt)
+            linux["intelRdt"] = {**(linux.get("intelRdt") or {}), **rdt}
         config["linux"] = linux
         c.record.config = config
         c.dir.write(c.record)

@@ -165,6 +165,13 @@ def test_update_below_usage_is_a_clear_error(runtime, bundle):
     assert err.startswith("pyruntime: linux.resources.memory.limit: cgroup ") and "4096" in err
 
 
+def test_update_rdt_schemata_needs_intel_rdt(runtime, bundle):
+    cid = start(runtime, bundle, {"pids": {"limit": 50}})
+    proc = runtime.run("update", "--l3-cache-schema", "L3:0=f", cid)
+    assert proc.returncode == 1
+    assert proc.stderr.decode() == f"pyruntime: container {cid} has no linux.intelRdt: its schemata cannot be updated\n"
+
+
 def test_update_stopped_container_refused(runtime, bundle):
     cid = start(runtime, bundle, args=("true",))
     time.sleep(0.3)

@@ -107,8 +107,11 @@ def test_apply_and_remove_a_container_group(tree):
                           42, str(tree))
     assert (tree / "c1" / "schemata").read_text() == "L3:0=f\n"
     assert (tree / "c1" / "mon_groups" / "c1" / "tasks").read_text() == "42"
-    assert state == {"root": str(tree), "tasks": str(tree / "c1" / "mon_groups" / "c1" / "tasks"),
+    assert state == {"root": str(tree), "group": str(tree / "c1"),
+                     "tasks": str(tree / "c1" / "mon_groups" / "c1" / "tasks"),
                      "remove": [str(tree / "c1" / "mon_groups" / "c1"), str(tree / "c1")]}
+    resctrl.update(state, ("MB:0=20",))
+    assert (tree / "c1" / "schemata").read_text() == "MB:0=20\n"  # (the kernel merges lines; a file keeps the last)
     resctrl.remove(state)
     assert not (tree / "c1").exists()
 
