@@ -172,6 +172,22 @@ def update(state: dict, lines: tuple[str, ...]) -> None:
         _write(state["root"], os.path.join(state["group"], "schemata"), line + "\n")
 
 
+def stats(state: dict) -> dict:
+    """runc's intel_rdt stats: the L3 and MB schemata lines of the group and of the root."""
+    out = {}
+    for key, directory in (("", state["group"]), ("_root", state["root"])):
+        try:
+            lines = _read(os.path.join(directory, "schemata")).splitlines()
+        except PyruntimeError:
+            continue
+        for line in (x.strip() for x in lines):
+            if line.startswith("L3:"):
+                out[f"l3_cache_schema{key}"] = line
+            elif line.startswith("MB:"):
+                out[f"mem_bw_schema{key}"] = line
+    return out
+
+
 def remove(state: dict) -> None:
     """Remove the groups a container's create made (the tasks in them are gone)."""
     for directory in state.get("remove", ()):

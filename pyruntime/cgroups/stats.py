@@ -60,7 +60,8 @@ def _hugetlb(d: str | None, v2: bool) -> dict:
 
 
 def _with_runc_keys(stats: dict) -> dict:
-    """runc's Stats always has these; intel_rdt and network_interfaces pyruntime does not collect."""
+    """runc's Stats always has these (intel_rdt is filled in by `events` for a container with
+    linux.intelRdt; network_interfaces pyruntime does not collect)."""
     stats.setdefault("hugetlb", {})
     stats["intel_rdt"] = {}
     stats["network_interfaces"] = None

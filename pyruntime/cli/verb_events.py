@@ -34,6 +34,14 @@ def emit(kind: str, cid: str, data=None) -> None:
     sys.stdout.flush()
 
 
+def _stats(c, manager) -> dict:
+    stats = manager.stats()
+    if c.record.resctrl:
+        from pyruntime import resctrl
+        stats["intel_rdt"] = resctrl.stats(c.record.resctrl)
+    return stats
+
+
 def run(ctx, verb: str, argv: list[str]) -> int:
     from pyruntime.cgroups.stats import oom_kills
     from pyruntime.state.status import STOPPED
@@ -50,14 +58,14 @@ def run(ctx, verb: str, argv: list[str]) -> int:
     import gc
     gc.enable()  # a stream lives as long as the container: collect (the launcher turned it off)
     if opts["stats"]:
-        emit("stats", c.id, manager.stats())
+        emit("stats", c.id, _stats(c, manager))
         return 0
     seen = oom_kills(manager)
     next_stats = 0.0
     while c.status() != STOPPED:
         now = time.monotonic()
         if now >= next_stats:
-            emit("stats", c.id, manager.stats())
+            emit("stats", c.id, _stats(c, manager))
             next_stats = now + interval
         kills = oom_kills(manager)
         if kills > seen:

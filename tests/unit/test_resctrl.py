@@ -110,6 +110,9 @@ def test_apply_and_remove_a_container_group(tree):
     assert state == {"root": str(tree), "group": str(tree / "c1"),
                      "tasks": str(tree / "c1" / "mon_groups" / "c1" / "tasks"),
                      "remove": [str(tree / "c1" / "mon_groups" / "c1"), str(tree / "c1")]}
+    (tree / "schemata").write_text("    L3:0=ff\n    MB:0=100\n")
+    assert resctrl.stats(state) == {"l3_cache_schema": "L3:0=f", "l3_cache_schema_root": "L3:0=ff",
+                                    "mem_bw_schema_root": "MB:0=100"}
     resctrl.update(state, ("MB:0=20",))
     assert (tree / "c1" / "schemata").read_text() == "MB:0=20\n"  # (the kernel merges lines; a file keeps the last)
     resctrl.remove(state)
