@@ -35,6 +35,7 @@ _LEFT_OUT = ("pyruntime.cri_adapter", "pyruntime._build", "pyruntime.seccomp._bu
 
 _entries: dict[str, tuple] = {}  # name -> (origin, stamp, is_pkg, (offset, size), (offset, size))
 _fd = -1
+_path = ""
 _HEADER = 8  # the index's length, little-endian
 
 
@@ -54,7 +55,7 @@ class _Loader:
 
 
 def dataclass_codes(module: str) -> dict:
-    """The compiled dataclass ``__init__`` methods of ``module``, by source text ({} when none)."""
+    """The compiled dataclass ``__init__`` methods of ``module``, by shape ({} when none)."""
     entry = _entries.get(module)
     return marshal.loads(_read(entry[4])) if entry is not None and entry[4][1] else {}
 
@@ -74,6 +75,7 @@ class _Finder:
             return None
         spec = _frozen_importlib.ModuleSpec(name, _Loader, origin=origin, is_package=is_pkg)
         spec.has_location = True  # sets __file__, which a few modules use to find their data
+        spec.cached = _path  # where the compiled code is (and saves working out a .pyc name)
         if is_pkg:
             spec.submodule_search_locations = [os.path.dirname(origin)]
         return spec
@@ -85,7 +87,7 @@ class _Finder:
 
 def install(path: str = PATH) -> bool:
     """Serve pyruntime's modules from ``path``; False (and nothing changed) when it can't be read."""
-    global _fd
+    global _fd, _path
     try:
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     except OSError:
@@ -96,7 +98,7 @@ def install(path: str = PATH) -> bool:
     except (OSError, EOFError, ValueError, TypeError):
         os.close(fd)
         return False
-    _fd = fd
+    _fd, _path = fd, path
     _entries.update(entries)
     sys.meta_path.insert(0, _Finder)
     return True

@@ -17,8 +17,9 @@ behaviour.
 Only ``__init__`` is generated per class (it is the one method on a hot path);
 the others are shared functions that read ``__match_args__``. The generated
 code is compiled at install into pyruntime's code file (see ``_codeblob``),
-keyed by the exact source text, so a changed class just misses and is
-compiled on the spot.
+keyed by the class's shape (frozen, field names and kinds of default), which
+is all the source depends on, so a changed class just misses and is compiled
+on the spot.
 """
 from __future__ import annotations
 
@@ -103,15 +104,23 @@ def _collect_fields(cls) -> list[Field]:
     return out
 
 
-def _init_source(fields_: list[Field], frozen: bool) -> str:
+REQUIRED, DEFAULT, FACTORY = 0, 1, 2
+
+
+def _shape(fields_: list[Field], frozen: bool) -> tuple:
+    """What ``__init__`` depends on: frozen, and each field's name and kind of default."""
+    return (frozen, *[(f.name, FACTORY if f.default_factory is not MISSING else
+                       DEFAULT if f.default is not MISSING else REQUIRED) for f in fields_])
+
+
+def _init_source(shape: tuple) -> str:
     """``__init__``; defaults are names in its globals, so the text depends only on the shape."""
-    params, body = [], []
-    for f in fields_:
-        n = f.name
-        if f.default_factory is not MISSING:
+    frozen, params, body = shape[0], [], []
+    for n, kind in shape[1:]:
+        if kind == FACTORY:
             params.append(f"{n}=_MISSING")
             value = f"_factory_{n}() if {n} is _MISSING else {n}"
-        elif f.default is not MISSING:
+        elif kind == DEFAULT:
             params.append(f"{n}=_default_{n}")
             value = n
         else:
@@ -160,7 +169,7 @@ def _process(cls, frozen: bool):
             namespace[f"_factory_{f.name}"] = f.default_factory
         elif f.default is not MISSING:
             namespace[f"_default_{f.name}"] = f.default
-    exec(_compiled(cls.__module__, _init_source(fields_, frozen)), namespace)
+    exec(_compiled(cls.__module__, _shape(fields_, frozen)), namespace)
     init = namespace["__init__"]
     init.__qualname__ = f"{cls.__qualname__}.__init__"
     for name, fn in (("__init__", init), *(_SHARED_FROZEN if frozen else _SHARED).items()):
@@ -173,13 +182,13 @@ def _process(cls, frozen: bool):
     return cls
 
 
-def _compiled(module: str, source: str):
+def _compiled(module: str, shape: tuple):
     codes = _by_module.get(module)
     if codes is None:
         codes = _by_module[module] = _codeblob.dataclass_codes(module)
-    code = codes.get(source)
+    code = codes.get(shape)
     if code is None:
-        code = codes[source] = compile(source, f"<dataclass {module}>", "exec")
+        code = codes[shape] = compile(_init_source(shape), f"<dataclass {module}>", "exec")
     return code
 
 

@@ -38,6 +38,8 @@ def format_entry(level: str, msg: str, fmt: str) -> str:
 def emit(level: str, msg: str) -> None:
     if level == "debug" and not _config["debug"]:
         return
+    if not _config["path"] and not _config["debug"] and level != "warning":
+        return  # nowhere to go (see below): not even worth formatting
     line = format_entry(level, msg, _config["format"]) + "\n"
     if _config["path"]:
         try:
