@@ -27,6 +27,7 @@ import os
 
 from pyruntime._dataclasses import dataclass
 from pyruntime.errors import ConfigError, PyruntimeError
+from pyruntime.fileio import read_text
 from pyruntime.model.tuning import IntelRdt
 
 FIELD = "linux.intelRdt"
@@ -215,8 +216,7 @@ def _make_dir(path: str, may_create: bool, made: list[str]) -> bool:
 
 def _read(path: str) -> str:
     try:
-        with open(path) as f:
-            return f.read()
+        return read_text(path)
     except OSError as exc:
         raise PyruntimeError(f"{FIELD}: reading {path}: {os.strerror(exc.errno).lower()}") from None
 

@@ -5,6 +5,7 @@ import errno
 import os
 
 from pyruntime.errors import CgroupError, describe_errno
+from pyruntime.fileio import read_bytes, read_text
 
 # What a refused write usually means, by errno (shown after the kernel's words).
 HINTS = {
@@ -38,16 +39,14 @@ def write(path: str, value: str, field: str = "") -> None:
 
 def read(path: str) -> str:
     try:
-        with open(path) as f:
-            return f.read().strip()
+        return read_text(path).strip()
     except OSError as exc:
         raise CgroupError(f"cgroup {path}: read: {describe_errno(exc.errno)}") from None
 
 
 def read_int(path: str, default: int = 0) -> int:
     try:
-        with open(path) as f:
-            text = f.read().strip()
+        text = read_text(path).strip()
     except OSError:
         return default
     if text == "max":
@@ -62,13 +61,12 @@ def read_keyed(path: str) -> dict[str, int]:
     """'key value' lines (memory.stat, cpu.stat, ...) as a dict; missing file -> {}."""
     out: dict[str, int] = {}
     try:
-        with open(path) as f:
-            for line in f:
-                key, _, value = line.partition(" ")
-                try:
-                    out[key] = int(value)
-                except ValueError:
-                    pass
+        for line in read_text(path).splitlines():
+            key, _, value = line.partition(" ")
+            try:
+                out[key] = int(value)
+            except ValueError:
+                pass
     except OSError:
         pass
     return out
@@ -76,8 +74,7 @@ def read_keyed(path: str) -> dict[str, int]:
 
 def pids(path: str) -> list[int]:
     try:
-        with open(os.path.join(path, "cgroup.procs")) as f:
-            return [int(x) for x in f.read().split()]
+        return [int(x) for x in read_bytes(os.path.join(path, "cgroup.procs")).split()]
     except FileNotFoundError:
         return []
 

@@ -4,6 +4,8 @@ Read once from /proc/self/mountinfo; never changes a mount.
 """
 from __future__ import annotations
 
+from pyruntime.fileio import read_text
+
 V1, HYBRID, V2 = "v1", "hybrid", "v2"
 CONTROLLERS = {"cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "net_cls", "net_prio",
                "blkio", "perf_event", "hugetlb", "pids", "rdma", "misc"}
@@ -67,5 +69,4 @@ def parse_mountinfo(text: str) -> Layout:
 
 
 def detect() -> Layout:
-    with open("/proc/self/mountinfo") as f:
-        return parse_mountinfo(f.read())
+    return parse_mountinfo(read_text("/proc/self/mountinfo"))

@@ -12,6 +12,7 @@ from pyruntime._dataclasses import dataclass
 
 from pyruntime import __version__, cgroups, log
 from pyruntime.errors import PyruntimeError
+from pyruntime.fileio import write_bytes
 from pyruntime.lifecycle import init, stage1, sync
 from pyruntime.lifecycle.plan import ContainerPlan, CreateOptions, HostFacts, make_plan
 from pyruntime.lifecycle.undo import Undo
@@ -245,6 +246,5 @@ def _close_quietly(fd: int) -> None:
 def write_pid_file(path: str, pid: int) -> None:
     """Atomically, as runc does: the shim may read it the moment it appears."""
     tmp = os.path.join(os.path.dirname(os.path.abspath(path)), f".{os.path.basename(path)}.tmp")
-    with open(tmp, "w") as f:
-        f.write(str(pid))
+    write_bytes(tmp, str(pid).encode())
     os.rename(tmp, path)

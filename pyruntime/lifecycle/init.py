@@ -23,6 +23,7 @@ import os
 from pyruntime._dataclasses import dataclass, field
 
 from pyruntime.errors import PyruntimeError
+from pyruntime.fileio import read_text
 from pyruntime.kernel import ns as k, proc
 from pyruntime.lifecycle import sync
 from pyruntime.lifecycle.plan import ContainerPlan
@@ -96,10 +97,9 @@ def preload(plan: ContainerPlan) -> None:
 
 def host_pid() -> int:
     """Our pid as the runtime sees it: the first NSpid of the host's /proc (before pivot_root)."""
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("NSpid:"):
-                return int(line.split()[1])
+    for line in read_text("/proc/self/status").splitlines():
+        if line.startswith("NSpid:"):
+            return int(line.split()[1])
     return os.getpid()
 
 

@@ -6,14 +6,15 @@ never need them).
 """
 from __future__ import annotations
 
+from pyruntime.fileio import read_bytes
+
 
 def read_json(path: str, source: str):
     """Parse a JSON file; a syntax error names the line and column."""
     from pyruntime import fastjson
     from pyruntime.errors import ConfigError, from_oserror
     try:
-        with open(path, "rb") as f:
-            return fastjson.loads(f.read())
+        return fastjson.loads(read_bytes(path))
     except OSError as exc:
         raise from_oserror(exc, "open", path) from None
     except ValueError as exc:  # JSONDecodeError, or bytes that are not UTF-8

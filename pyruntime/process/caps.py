@@ -11,6 +11,7 @@ from __future__ import annotations
 from pyruntime._dataclasses import dataclass
 
 from pyruntime.errors import ConfigError
+from pyruntime.fileio import read_bytes
 from pyruntime.kernel import proc
 from pyruntime.model.config import Capabilities
 from pyruntime.model.names import CAPABILITIES, capability_number
@@ -28,8 +29,7 @@ class CapPlan:
 
 def last_cap() -> int:
     try:
-        with open("/proc/sys/kernel/cap_last_cap") as f:
-            return int(f.read())
+        return int(read_bytes("/proc/sys/kernel/cap_last_cap"))
     except OSError:
         return len(CAPABILITIES) - 1
 

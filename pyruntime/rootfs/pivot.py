@@ -5,6 +5,7 @@ import errno
 import os
 
 from pyruntime.errors import SyscallError
+from pyruntime.fileio import read_text
 from pyruntime.kernel import mount as m
 
 
@@ -32,18 +33,16 @@ def prepare_root(rootfs: str) -> int:
 def parent_mount(path: str) -> str:
     """The mount point of the mount that contains ``path``."""
     best = "/"
-    with open("/proc/self/mountinfo") as f:
-        for line in f:
-            point = line.split()[4].replace("\\040", " ")
-            if (path == point or path.startswith(point.rstrip("/") + "/")) and len(point) > len(best):
-                best = point
+    for line in read_text("/proc/self/mountinfo").splitlines():
+        point = line.split()[4].replace("\\040", " ")
+        if (path == point or path.startswith(point.rstrip("/") + "/")) and len(point) > len(best):
+            best = point
     return best
 
 
 def _in_user_namespace() -> bool:
     try:
-        with open("/proc/self/uid_map") as f:
-            return f.read().split()[:3] != ["0", "0", "4294967295"]
+        return read_text("/proc/self/uid_map").split()[:3] != ["0", "0", "4294967295"]
     except OSError:
         return False
 
@@ -83,8 +82,7 @@ def unmount_below(path: str) -> None:
     For containers without a mount namespace, whose mounts were made in the host's.
     """
     prefix = path.rstrip("/") + "/"
-    with open("/proc/self/mountinfo") as f:
-        points = [line.split()[4].replace("\\040", " ") for line in f]
+    points = [line.split()[4].replace("\\040", " ") for line in read_text("/proc/self/mountinfo").splitlines()]
     for point in sorted({p for p in points if p.startswith(prefix)}, key=len, reverse=True):
         try:
             m.umount2(point, m.MNT_DETACH)

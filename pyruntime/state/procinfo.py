@@ -1,6 +1,8 @@
 """What /proc says about a pid: its start time (to detect reuse) and whether it lives."""
 from __future__ import annotations
 
+from pyruntime.fileio import read_bytes
+
 
 def stat_fields(pid: int) -> list[str] | None:
     """Fields of /proc/<pid>/stat after the command name, or None if the pid is gone.
@@ -9,8 +11,7 @@ def stat_fields(pid: int) -> list[str] | None:
     after the last ')'. Index 0 is then field 3 (state) of proc(5).
     """
     try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            raw = f.read()
+        raw = read_bytes(f"/proc/{pid}/stat")
     except (FileNotFoundError, ProcessLookupError):
         return None
     return raw[raw.rindex(b")") + 2:].decode().split()

@@ -17,6 +17,7 @@ import time
 
 from pyruntime import fastjson
 from pyruntime.errors import NotFound, StateError, UsageError, from_oserror
+from pyruntime.fileio import read_bytes, write_bytes
 
 STATE_FILE = "state.json"
 FIFO = "exec.fifo"
@@ -89,8 +90,7 @@ class ContainerDir:
 
     def read(self) -> ContainerRecord | None:
         try:
-            with open(os.path.join(self.path, STATE_FILE), "rb") as f:
-                return ContainerRecord(**fastjson.loads(f.read()))
+            return ContainerRecord(**fastjson.loads(read_bytes(os.path.join(self.path, STATE_FILE))))
         except FileNotFoundError:
             return None
         except (ValueError, TypeError) as exc:
@@ -98,8 +98,7 @@ class ContainerDir:
 
     def write(self, record: ContainerRecord) -> None:
         tmp = os.path.join(self.path, f".{STATE_FILE}.tmp")
-        with open(tmp, "w") as f:
-            f.write(fastjson.dumps(record.to_dict()))
+        write_bytes(tmp, fastjson.dumps(record.to_dict()).encode())
         os.rename(tmp, os.path.join(self.path, STATE_FILE))
 
     def remove(self) -> None:
