@@ -5,7 +5,7 @@ The normal import system costs each module a search along ``sys.path``
 third of ``create``'s import time across the ~60 modules a container start
 needs. ``install()`` (called by the launcher install.sh writes) puts a finder
 first on ``sys.meta_path`` that serves pyruntime's modules from one marshal
-file made at install (``python -m pyruntime._codeblob``): an index, read
+file made at install (install.sh calls ``main()``): an index, read
 at start, then each module's marshalled code, read with one ``pread`` when
 it is imported, so the ~40 modules a container start does not need cost
 neither reading nor memory (and every page of memory a command touches is a
@@ -30,18 +30,19 @@ import _frozen_importlib  # ModuleSpec without importing importlib.util (and con
 
 PATH = os.path.join(os.path.dirname(os.path.dirname(sys.executable)), "var", "cache", "pyruntime",
                     f"modules.{sys.implementation.cache_tag}.marshal")
-# Large and never on a container's path: the CRI server and the build scripts.
-_LEFT_OUT = ("pyruntime.cri_adapter", "pyruntime._build", "pyruntime.seccomp._build")
+# Never imported at run time: the cffi build scripts.
+_LEFT_OUT = ("pyruntime._build", "pyruntime.seccomp._build")
 
-_entries: dict[str, tuple] = {}  # name -> (origin, stamp, is_pkg, (offset, size), (offset, size))
-_fd = -1
-_path = ""
+# name -> (origin, stamp, is_pkg, code (offset, size), dataclass inits (offset, size));
+# offsets count from the end of the index
+_entries: dict[str, tuple] = {}
+_fd, _base, _path = -1, 0, ""
 _HEADER = 8  # the index's length, little-endian
 
 
 def _read(extent: tuple[int, int]) -> bytes:
     offset, size = extent
-    return os.pread(_fd, size, offset)
+    return os.pread(_fd, size, _base + offset)
 
 
 class _Loader:
@@ -87,7 +88,7 @@ class _Finder:
 
 def install(path: str = PATH) -> bool:
     """Serve pyruntime's modules from ``path``; False (and nothing changed) when it can't be read."""
-    global _fd, _path
+    global _fd, _base, _path
     try:
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     except OSError:
@@ -98,7 +99,7 @@ def install(path: str = PATH) -> bool:
     except (OSError, EOFError, ValueError, TypeError):
         os.close(fd)
         return False
-    _fd, _path = fd, path
+    _fd, _base, _path = fd, _HEADER + size, path
     _entries.update(entries)
     sys.meta_path.insert(0, _Finder)
     return True
@@ -131,16 +132,7 @@ def build(package_dir: str, path: str = PATH) -> int:
         init_codes = marshal.dumps(inits[name]) if inits.get(name) else b""
         entries[name] = (origin, (st.st_mtime_ns, st.st_size), is_pkg,
                          add(marshal.dumps(code)), add(init_codes))
-    # payload offsets are relative to the end of the index: shift them once its size is known
     index = marshal.dumps(entries)
-    base = _HEADER + len(index)
-    while True:
-        shifted = {n: (*e[:3], (e[3][0] + base, e[3][1]), (e[4][0] + base, e[4][1]))
-                   for n, e in entries.items()}
-        index = marshal.dumps(shifted)
-        if _HEADER + len(index) == base:
-            break
-        base = _HEADER + len(index)
     os.makedirs(os.path.dirname(path), exist_ok=True)
     tmp = f"{path}.{os.getpid()}"
     with open(tmp, "wb") as f:
