@@ -16,6 +16,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import time
 
 from helpers import PYRUNTIME, REPO
@@ -95,12 +96,18 @@ class Registry:
                     f"http:\n  addr: {self.address}\n")
         self.proc = subprocess.Popen(netns.cmd("docker-registry", "serve", config),
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_for(lambda: subprocess.run(netns.cmd("skopeo", "list-tags", "--tls-verify=false",
-                                                  f"docker://{self.address}/none"), capture_output=True)
-                 .returncode in (0, 1), "registry")
-        for tag in ("busybox", "pause"):
-            subprocess.run(netns.cmd("skopeo", "copy", "-q", "--dest-tls-verify=false", f"oci:{layout}:{tag}",
-                                     f"docker://{self.address}/{tag}:latest"), check=True)
+        try:
+            # listening, seen from inside the namespace (skopeo exits 1 for a refused
+            # connection and for an unknown repository alike)
+            probe = f"import socket; socket.create_connection(('127.0.0.1', {REGISTRY_PORT}), 1).close()"
+            wait_for(lambda: subprocess.run(netns.cmd(sys.executable, "-c", probe),
+                                            capture_output=True).returncode == 0, "registry")
+            for tag in ("busybox", "pause"):
+                subprocess.run(netns.cmd("skopeo", "copy", "-q", "--dest-tls-verify=false", f"oci:{layout}:{tag}",
+                                         f"docker://{self.address}/{tag}:latest"), check=True)
+        except BaseException:
+            self.close()  # a fixture that fails to set up gets no teardown
+            raise
 
     def close(self) -> None:
         self.proc.terminate()
@@ -194,8 +201,12 @@ class Containerd:
         self.log = open(os.path.join(workdir, "containerd.log"), "w")
         self.proc = subprocess.Popen(netns.cmd(*launch, "containerd", "--config", config), stdout=self.log,
                                      stderr=subprocess.STDOUT)
-        wait_for(lambda: subprocess.run(["ctr", "-a", self.socket, "version"], capture_output=True).returncode == 0,
-                 "containerd")
+        try:
+            wait_for(lambda: subprocess.run(["ctr", "-a", self.socket, "version"],
+                                            capture_output=True).returncode == 0, "containerd")
+        except BaseException:
+            self.close()  # a fixture that fails to set up gets no teardown
+            raise
 
     def ctr(self, *args: str, check: bool = True, timeout: float = 60, **kw) -> subprocess.CompletedProcess:
         argv = ["ctr", "-a", self.socket, "-n", "pyrt", *args]
