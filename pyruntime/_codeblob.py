@@ -86,8 +86,9 @@ class _Finder:
         pass
 
 
-def install(path: str = PATH) -> bool:
-    """Serve pyruntime's modules from ``path``; False (and nothing changed) when it can't be read."""
+def install(path: str = PATH, package: str = "pyruntime") -> bool:
+    """Serve ``package``'s modules from ``path``; False (and nothing changed) when it can't be
+    read or was made for another copy of the package than the one imported."""
     global _fd, _base, _path
     try:
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
@@ -97,6 +98,10 @@ def install(path: str = PATH) -> bool:
         size = int.from_bytes(os.pread(fd, _HEADER, 0), "little")
         entries = marshal.loads(os.pread(fd, size, _HEADER))
     except (OSError, EOFError, ValueError, TypeError):
+        os.close(fd)
+        return False
+    imported = sys.modules.get(package)  # the launcher imports it first: never mix two copies
+    if imported is not None and entries.get(package, ("",))[0] != imported.__file__:
         os.close(fd)
         return False
     _fd, _base, _path = fd, _HEADER + size, path

@@ -46,13 +46,26 @@ def test_a_changed_source_is_imported_from_the_source(tmp_path):
     python(f"from pyruntime import _codeblob; _codeblob.build({str(pkg)!r}, {blob!r})", REPO, str(tmp_path))
     check = f"""
         from pyruntime import _codeblob
-        _codeblob.install({blob!r})
+        _codeblob.install({blob!r}, "blobby")
         import blobby.mod
         print(blobby.mod.VALUE, blobby.mod.__spec__.loader is _codeblob._Loader)
         """
     assert python(check, REPO, str(tmp_path)).split() == ["old", "True"]
     (pkg / "mod.py").write_text("VALUE = 'newer'\n")
     assert python(check, REPO, str(tmp_path)).split() == ["newer", "False"]
+
+
+def test_a_file_made_for_another_copy_is_not_used(tmp_path):
+    other = tmp_path / "elsewhere"
+    (other / "pyruntime").mkdir(parents=True)
+    (other / "pyruntime" / "__init__.py").write_text("")
+    blob = str(tmp_path / "modules.marshal")
+    python(f"from pyruntime import _codeblob; _codeblob.build({str(other / 'pyruntime')!r}, {blob!r})", REPO)
+    out = python(f"""
+        from pyruntime import _codeblob
+        print(_codeblob.install({blob!r}))
+        """, REPO)
+    assert out.split() == ["False"]
 
 
 def test_an_unreadable_file_changes_nothing(tmp_path):
