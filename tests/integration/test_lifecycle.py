@@ -204,3 +204,24 @@ def test_version_is_runc_parseable():
     assert lines[0].startswith("runc version ")
     assert lines[1].startswith("commit: ") and lines[2].startswith("spec: ")
     assert any(line.startswith("pyruntime: ") for line in lines)
+
+
+def test_the_launcher_reads_pyruntime_from_the_code_file(runtime, bundle):
+    """install.sh's launcher serves pyruntime's modules from the file `_codeblob` makes at
+    install (its descriptor stays open in the runtime; test_cve_2024_21626_fd_leak shows
+    the container never gets it)."""
+    import subprocess
+    import sys
+    bundle.set_args("sleep", "10")
+    cid = runtime.new_id()
+    runtime.created.add(cid)
+    proc = subprocess.Popen(runtime.cmd("run", "--bundle", bundle.path, cid),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_status(runtime, cid, "running")
+        fds = os.listdir(f"/proc/{proc.pid}/fd")
+        links = [os.readlink(f"/proc/{proc.pid}/fd/{n}") for n in fds]
+        assert any(link.endswith(f"/modules.{sys.implementation.cache_tag}.marshal") for link in links), links
+    finally:
+        runtime.run("kill", cid, "KILL")
+        proc.wait(10)
