@@ -47,7 +47,6 @@ def memfd_create(name: str, flags: int = MFD_CLOEXEC) -> int:
     return check(lib.pyrt_memfd_create(cstr(name), flags), "memfd_create", name)
 
 
-
 PROC_SUPER_MAGIC = 0x9FA0
 
 
