@@ -27,6 +27,15 @@ def read_text(path: str) -> str:
     return read_bytes(path).decode()
 
 
+def write_once(path: str, data: bytes) -> None:
+    """One write(2) to an existing file: kernel files (/proc, resctrl) take each write as one command."""
+    fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+    try:
+        os.write(fd, data)
+    finally:
+        os.close(fd)
+
+
 def write_bytes(path: str, data: bytes, mode: int = 0o644) -> None:
     """Create or truncate ``path`` and write all of ``data``."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, mode)

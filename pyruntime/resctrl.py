@@ -27,7 +27,7 @@ import os
 
 from pyruntime._dataclasses import dataclass
 from pyruntime.errors import ConfigError, PyruntimeError
-from pyruntime.fileio import read_text
+from pyruntime.fileio import read_text, write_once
 from pyruntime.model.tuning import IntelRdt
 
 FIELD = "linux.intelRdt"
@@ -224,11 +224,7 @@ def _read(path: str) -> str:
 def _write(root: str, path: str, data: str) -> None:
     """One write; a refusal carries the kernel's own reason (info/last_cmd_status)."""
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
-        try:
-            os.write(fd, data.encode())
-        finally:
-            os.close(fd)
+        write_once(path, data.encode())
     except OSError as exc:
         reason = os.strerror(exc.errno or errno.EIO).lower()
         try:

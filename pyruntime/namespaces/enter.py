@@ -5,6 +5,7 @@ import fcntl
 import os
 
 from pyruntime.errors import ConfigError, SyscallError
+from pyruntime.fileio import write_once
 from pyruntime.kernel import ns as k
 from pyruntime.namespaces.plan import FLAGS, PROC_NAMES, NamespacePlan
 
@@ -80,11 +81,7 @@ def write_id_maps(pid: int, uid_map: str, gid_map: str) -> None:
     for name, text in (("uid_map", uid_map), ("gid_map", gid_map)):
         path = f"/proc/{pid}/{name}"
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
-            try:
-                os.write(fd, text.encode())
-            finally:
-                os.close(fd)
+            write_once(path, text.encode())
         except OSError as exc:
             raise SyscallError("write", exc.errno, path,
                                hint="check linux.uidMappings/gidMappings ranges") from None

@@ -1,9 +1,12 @@
 """create -> start -> kill -> delete, run, exit codes, state, list, pid files."""
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
+import subprocess
+import sys
 import time
 
 from helpers import run_container
@@ -66,20 +69,26 @@ def test_run_exit_by_signal_is_128_plus_n(runtime, bundle):
     assert run_container(runtime, bundle, "sh", "-c", "kill -TERM $$")[0] == 128 + signal.SIGTERM
 
 
-def test_run_killed_from_outside(runtime, bundle):
-    import subprocess
-    bundle.set_args("sleep", "60")
+@contextlib.contextmanager
+def running_in_foreground(runtime, bundle, *args: str):
+    """`pyruntime run` of a sleeping container, in the foreground: yields (process, id) once running."""
+    bundle.set_args(*args)
     cid = runtime.new_id()
     runtime.created.add(cid)
     proc = subprocess.Popen(runtime.cmd("run", "--bundle", bundle.path, cid),
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_status(runtime, cid, "running")
-        runtime.run("kill", cid, "KILL", check=True)
-        assert proc.wait(timeout=10) == 128 + signal.SIGKILL
+        yield proc, cid
     finally:
         proc.kill()
         proc.wait()
+
+
+def test_run_killed_from_outside(runtime, bundle):
+    with running_in_foreground(runtime, bundle, "sleep", "60") as (proc, cid):
+        runtime.run("kill", cid, "KILL", check=True)
+        assert proc.wait(timeout=10) == 128 + signal.SIGKILL
     assert runtime.run("state", cid).returncode == 1  # run deleted it on the way out
 
 
@@ -210,18 +219,8 @@ def test_the_launcher_reads_pyruntime_from_the_code_file(runtime, bundle):
     """install.sh's launcher serves pyruntime's modules from the file `_codeblob` makes at
     install (its descriptor stays open in the runtime; test_cve_2024_21626_fd_leak shows
     the container never gets it)."""
-    import subprocess
-    import sys
-    bundle.set_args("sleep", "10")
-    cid = runtime.new_id()
-    runtime.created.add(cid)
-    proc = subprocess.Popen(runtime.cmd("run", "--bundle", bundle.path, cid),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        wait_status(runtime, cid, "running")
-        fds = os.listdir(f"/proc/{proc.pid}/fd")
-        links = [os.readlink(f"/proc/{proc.pid}/fd/{n}") for n in fds]
+    with running_in_foreground(runtime, bundle, "sleep", "10") as (proc, cid):
+        links = [os.readlink(f"/proc/{proc.pid}/fd/{n}") for n in os.listdir(f"/proc/{proc.pid}/fd")]
         assert any(link.endswith(f"/modules.{sys.implementation.cache_tag}.marshal") for link in links), links
-    finally:
         runtime.run("kill", cid, "KILL")
         proc.wait(10)
