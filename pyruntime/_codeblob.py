@@ -97,6 +97,10 @@ def install(path: str = PATH, package: str = "pyruntime") -> bool:
     try:
         size = int.from_bytes(os.pread(fd, _HEADER, 0), "little")
         entries = marshal.loads(os.pread(fd, size, _HEADER))
+        # a file cut short (a full disk at install) would fail imports half-way: refuse it whole
+        end = max((offset + length for e in entries.values() for offset, length in e[3:5]), default=0)
+        if os.fstat(fd).st_size != _HEADER + size + end:
+            raise ValueError("truncated")
     except (OSError, EOFError, ValueError, TypeError):
         os.close(fd)
         return False

@@ -68,6 +68,15 @@ def test_a_file_made_for_another_copy_is_not_used(tmp_path):
     assert out.split() == ["False"]
 
 
+def test_a_truncated_file_is_not_used(tmp_path):
+    blob = tmp_path / "modules.marshal"
+    python(f"from pyruntime import _codeblob; _codeblob.build({os.path.join(REPO, 'pyruntime')!r}, {str(blob)!r})",
+           REPO)
+    data = blob.read_bytes()
+    blob.write_bytes(data[:-100])
+    assert python(f"from pyruntime import _codeblob; print(_codeblob.install({str(blob)!r}))", REPO).split() == ["False"]
+
+
 def test_an_unreadable_file_changes_nothing(tmp_path):
     out = python(f"""
         import sys
