@@ -89,7 +89,7 @@ def assemble(rules) -> bytes:
 
 
 def _bpf(cmd: int, attr: bytes, what: str) -> int:
-    from pyruntime.kernel.call import ffi, lib
+    from pyruntime.kernel import ffi, lib
     buf = ffi.from_buffer(bytearray(attr))
     rc = lib.pyrt_bpf(cmd, buf, len(attr))
     if rc < 0:
@@ -99,7 +99,7 @@ def _bpf(cmd: int, attr: bytes, what: str) -> int:
 
 def load(program: bytes) -> int:
     """BPF_PROG_LOAD; a refusal quotes the verifier's last words."""
-    from pyruntime.kernel.call import ffi
+    from pyruntime.kernel import ffi
     insns = ffi.from_buffer(program)
     license_ = ffi.new("char[]", b"Apache")
     log = ffi.new("char[]", 65536)
@@ -139,7 +139,7 @@ def attached(cgroup_dir: str) -> int:
     dirfd = os.open(cgroup_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         attr = bytearray(struct.pack("<IIIIQI", dirfd, ATTACH_CGROUP_DEVICE, 0, 0, 0, 0))
-        from pyruntime.kernel.call import ffi, lib
+        from pyruntime.kernel import ffi, lib
         buf = ffi.from_buffer(attr)
         if lib.pyrt_bpf(BPF_PROG_QUERY, buf, len(attr)) < 0:
             raise CgroupError(f"bpf(BPF_PROG_QUERY): {describe_errno(ffi.errno)}")

@@ -1,4 +1,4 @@
-"""File descriptors: openat2, close_range, memfd_create and sockets.
+"""File descriptors: openat2, close_range, memfd_create, pidfds and sockets.
 
 Sockets are made here rather than with the socket module: importing even its
 C part (_socket) costs every container start more than the calls themselves.
@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 
-from pyruntime.kernel.call import check, cstr, ffi, lib
+from pyruntime.kernel import check, cstr, ffi, lib
 
 RESOLVE_NO_XDEV = lib.RESOLVE_NO_XDEV
 RESOLVE_NO_MAGICLINKS = lib.RESOLVE_NO_MAGICLINKS
@@ -45,6 +45,18 @@ def close_range(first: int, last: int = 0xFFFFFFFF, flags: int = 0) -> None:
 
 def memfd_create(name: str, flags: int = MFD_CLOEXEC) -> int:
     return check(lib.pyrt_memfd_create(cstr(name), flags), "memfd_create", name)
+
+
+def pidfd_open(pid: int) -> int:
+    return check(lib.pyrt_pidfd_open(pid, 0), "pidfd_open", f"pid {pid}")
+
+
+def pidfd_send_signal(pidfd: int, sig: int) -> None:
+    check(lib.pyrt_pidfd_send_signal(pidfd, sig, 0), "pidfd_send_signal")
+
+
+def pidfd_getfd(pidfd: int, targetfd: int) -> int:
+    return check(lib.pyrt_pidfd_getfd(pidfd, targetfd, 0), "pidfd_getfd")
 
 
 PROC_SUPER_MAGIC = 0x9FA0

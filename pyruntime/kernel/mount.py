@@ -1,7 +1,7 @@
 """Mounts: mount/umount2/pivot_root and the new mount API (fd-based)."""
 from __future__ import annotations
 
-from pyruntime.kernel.call import check, cstr, lib
+from pyruntime.kernel import check, cstr, lib
 
 MS_RDONLY = lib.MS_RDONLY
 MS_NOSUID = lib.MS_NOSUID

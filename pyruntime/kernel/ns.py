@@ -1,7 +1,7 @@
 """Namespaces: unshare, setns, and clone3 as a Python-safe fork."""
 from __future__ import annotations
 
-from pyruntime.kernel.call import check, ffi, lib
+from pyruntime.kernel import check, ffi, lib
 
 CLONE_NEWNS = lib.CLONE_NEWNS
 CLONE_NEWUTS = lib.CLONE_NEWUTS

@@ -1,7 +1,7 @@
 """Process attributes: prctl, capabilities, identity, scheduling, seccomp load."""
 from __future__ import annotations
 
-from pyruntime.kernel.call import check, cstr, ffi, lib
+from pyruntime.kernel import check, cstr, ffi, lib
 
 PR_SET_PDEATHSIG = lib.PR_SET_PDEATHSIG
 PR_SET_DUMPABLE = lib.PR_SET_DUMPABLE

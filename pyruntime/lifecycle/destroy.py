@@ -5,7 +5,7 @@ import os
 
 from pyruntime import log
 from pyruntime.errors import PyruntimeError, StateError
-from pyruntime.kernel import pidfd as kpidfd
+from pyruntime.kernel import fd as kfd
 from pyruntime.lifecycle.container import Container
 from pyruntime.state import procinfo
 from pyruntime.state.status import CREATED, CREATING, PAUSED, STOPPED, require
@@ -17,13 +17,13 @@ def signal_init(c: Container, sig: int) -> None:
     """Through a pidfd checked against the recorded start time: never a reused pid."""
     r = c.record
     try:
-        pidfd = kpidfd.open_pid(r.pid)
+        pidfd = kfd.pidfd_open(r.pid)
     except PyruntimeError:
         raise StateError("container not running") from None
     try:
         if procinfo.start_time(r.pid) != r.pid_start:
             raise StateError("container not running")
-        kpidfd.send_signal(pidfd, sig)
+        kfd.pidfd_send_signal(pidfd, sig)
     finally:
         os.close(pidfd)
 

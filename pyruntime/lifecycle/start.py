@@ -7,7 +7,7 @@ import select
 
 from pyruntime import log
 from pyruntime.errors import HookError, PyruntimeError, StateError
-from pyruntime.kernel import pidfd as kpidfd
+from pyruntime.kernel import fd as kfd
 from pyruntime.lifecycle.container import Container
 from pyruntime.state.status import require
 
@@ -25,7 +25,7 @@ def release_init(c: Container) -> None:
         raise StateError("cannot start an already running container") from None
     try:
         try:
-            pidfd = kpidfd.open_pid(record.pid)
+            pidfd = kfd.pidfd_open(record.pid)
         except PyruntimeError:
             raise StateError("cannot start a container whose init has exited") from None
         try:
