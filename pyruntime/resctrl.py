@@ -47,14 +47,17 @@ class ResctrlPlan:
 
 def plan(rdt: IntelRdt, container_id: str) -> ResctrlPlan:
     """The spec's rules applied to one container (no host access)."""
-    for name, value in (("l3CacheSchema", rdt.l3_cache_schema), ("memBwSchema", rdt.mem_bw_schema)):
+    named = [("l3CacheSchema", rdt.l3_cache_schema), ("memBwSchema", rdt.mem_bw_schema),
+             *((f"schemata[{i}]", line) for i, line in enumerate(rdt.schemata))]
+    for name, value in named:
         if "\n" in value:
             raise ConfigError([f"{FIELD}.{name}: must be one line"])
+        try:
+            parse_schemata(value)
+        except ValueError as exc:
+            raise ConfigError([f"{FIELD}.{name}: {exc}"]) from None
     if rdt.mem_bw_schema and not rdt.mem_bw_schema.startswith("MB:"):
         raise ConfigError([f"{FIELD}.memBwSchema: must start with 'MB:' (got {rdt.mem_bw_schema!r})"])
-    for i, line in enumerate(rdt.schemata):
-        if "\n" in line:
-            raise ConfigError([f"{FIELD}.schemata[{i}]: must be one line"])
     clos = rdt.clos_id
     if clos != "/" and ("/" in clos or clos in _RESERVED):
         raise ConfigError([f"{FIELD}.closID: {clos!r} is not a resctrl group name (one path component, "
@@ -141,7 +144,10 @@ def apply(p: ResctrlPlan, pid: int, root: str | None = None) -> dict:
                 raise PyruntimeError(f"{FIELD}.closID: resctrl group {group} does not exist "
                                      "(without schemata it must be configured beforehand)")
         if p.schemata and existed and p.must_match:
-            wrong = mismatches(p.schemata, _read(os.path.join(group, "schemata")))
+            try:
+                wrong = mismatches(p.schemata, _read(os.path.join(group, "schemata")))
+            except ValueError as exc:
+                raise PyruntimeError(f"{FIELD}: comparing with the schemata of {group}: {exc}") from None
             if wrong:
                 raise PyruntimeError(f"{FIELD}: resctrl group {group} exists with other schemata "
                                      f"({', '.join(wrong)} differ from the config)")

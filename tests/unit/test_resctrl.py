@@ -40,6 +40,8 @@ def test_closid_rules():
     (IntelRdt(schemata=("L3:0=f", "MB:0=1\n")), "linux.intelRdt.schemata[1]: must be one line"),
     (IntelRdt(clos_id="a/b"), "linux.intelRdt.closID: 'a/b' is not a resctrl group name"),
     (IntelRdt(clos_id="info"), "linux.intelRdt.closID: 'info' is not a resctrl group name"),
+    (IntelRdt(schemata=("L3:0=f;1",)), "linux.intelRdt.schemata[0]: '1': expected DOMAIN=VALUE"),
+    (IntelRdt(l3_cache_schema="L3:0=zz"), "linux.intelRdt.l3CacheSchema: invalid literal"),
 ])
 def test_bad_fields_are_named(rdt, message):
     with pytest.raises(ConfigError) as err:
@@ -126,6 +128,9 @@ def test_a_named_group_is_used_checked_and_kept(tree):
     assert (tree / "gold" / "tasks").read_text() == "7" and state["remove"] == []
     resctrl.apply(resctrl.plan(IntelRdt(clos_id="gold", l3_cache_schema="L3:0=f0"), "c1"), 8, str(tree))
     with pytest.raises(PyruntimeError, match=r"resctrl group .*/gold exists with other schemata \(L3:0 differ"):
+        resctrl.apply(resctrl.plan(IntelRdt(clos_id="gold", l3_cache_schema="L3:0=f"), "c1"), 9, str(tree))
+    (tree / "gold" / "schemata").write_text("L3:0\n")  # what no kernel writes
+    with pytest.raises(PyruntimeError, match=r"linux.intelRdt: comparing with the schemata of .*/gold: '0': expected"):
         resctrl.apply(resctrl.plan(IntelRdt(clos_id="gold", l3_cache_schema="L3:0=f"), "c1"), 9, str(tree))
     with pytest.raises(PyruntimeError, match=r"linux.intelRdt.closID: resctrl group .*/silver does not exist"):
         resctrl.apply(resctrl.plan(IntelRdt(clos_id="silver"), "c1"), 9, str(tree))
