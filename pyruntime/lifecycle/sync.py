@@ -4,6 +4,8 @@ Three processes take part (runc's nsexec stages, youki's message.rs):
 
     parent   the pyruntime command; stays in the host's namespaces
     stage1   forked by parent; joins/creates namespaces, forks the init, exits
+             (only when needed: otherwise the parent clones the init into its
+             new namespaces itself, and INIT_PID/USERNS do not occur)
     init     the container process; sets up the rootfs and identity, then
              (create) waits on exec.fifo, or (exec) execs directly
 
