@@ -6,7 +6,11 @@ import subprocess
 import sys
 import textwrap
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import pyruntime
+
+# The copy of the package the tests run against (site-packages after ./run-tests, the checkout when editable):
+# a clean checkout has no compiled cffi modules, so the checkout itself cannot import the container path.
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(pyruntime.__file__)))
 
 
 def python(code: str, *path: str) -> str:
@@ -20,8 +24,8 @@ def python(code: str, *path: str) -> str:
 
 def test_the_container_path_is_served_from_the_file(tmp_path):
     blob = str(tmp_path / "modules.marshal")
-    python(f"from pyruntime import _codeblob; _codeblob.build({os.path.join(REPO, 'pyruntime')!r}, {blob!r})",
-           REPO)
+    python(f"from pyruntime import _codeblob; _codeblob.build({os.path.join(ROOT, 'pyruntime')!r}, {blob!r})",
+           ROOT)
     out = python(f"""
         from pyruntime import _codeblob
         assert _codeblob.install({blob!r})
@@ -30,9 +34,9 @@ def test_the_container_path_is_served_from_the_file(tmp_path):
         print(m.__file__)
         print(len(_codeblob.dataclass_codes("pyruntime.model.config")))
         print(c.User(uid=5) == c.User(uid=5), repr(c.User(uid=5)).startswith("User(uid=5,"))
-        """, REPO).split("\n")
+        """, ROOT).split("\n")
     assert out[0] == "_Loader"
-    assert out[1] == os.path.join(REPO, "pyruntime", "lifecycle", "create.py")
+    assert out[1] == os.path.join(ROOT, "pyruntime", "lifecycle", "create.py")
     assert int(out[2]) > 5  # the model's dataclass __init__s came compiled too
     assert out[3] == "True True"
 
@@ -43,16 +47,16 @@ def test_a_changed_source_is_imported_from_the_source(tmp_path):
     (pkg / "__init__.py").write_text("")
     (pkg / "mod.py").write_text("VALUE = 'old'\n")
     blob = str(tmp_path / "modules.marshal")
-    python(f"from pyruntime import _codeblob; _codeblob.build({str(pkg)!r}, {blob!r})", REPO, str(tmp_path))
+    python(f"from pyruntime import _codeblob; _codeblob.build({str(pkg)!r}, {blob!r})", ROOT, str(tmp_path))
     check = f"""
         from pyruntime import _codeblob
         _codeblob.install({blob!r}, "blobby")
         import blobby.mod
         print(blobby.mod.VALUE, blobby.mod.__spec__.loader is _codeblob._Loader)
         """
-    assert python(check, REPO, str(tmp_path)).split() == ["old", "True"]
+    assert python(check, ROOT, str(tmp_path)).split() == ["old", "True"]
     (pkg / "mod.py").write_text("VALUE = 'newer'\n")
-    assert python(check, REPO, str(tmp_path)).split() == ["newer", "False"]
+    assert python(check, ROOT, str(tmp_path)).split() == ["newer", "False"]
 
 
 def test_a_file_made_for_another_copy_is_not_used(tmp_path):
@@ -60,21 +64,21 @@ def test_a_file_made_for_another_copy_is_not_used(tmp_path):
     (other / "pyruntime").mkdir(parents=True)
     (other / "pyruntime" / "__init__.py").write_text("")
     blob = str(tmp_path / "modules.marshal")
-    python(f"from pyruntime import _codeblob; _codeblob.build({str(other / 'pyruntime')!r}, {blob!r})", REPO)
+    python(f"from pyruntime import _codeblob; _codeblob.build({str(other / 'pyruntime')!r}, {blob!r})", ROOT)
     out = python(f"""
         from pyruntime import _codeblob
         print(_codeblob.install({blob!r}))
-        """, REPO)
+        """, ROOT)
     assert out.split() == ["False"]
 
 
 def test_a_truncated_file_is_not_used(tmp_path):
     blob = tmp_path / "modules.marshal"
-    python(f"from pyruntime import _codeblob; _codeblob.build({os.path.join(REPO, 'pyruntime')!r}, {str(blob)!r})",
-           REPO)
+    python(f"from pyruntime import _codeblob; _codeblob.build({os.path.join(ROOT, 'pyruntime')!r}, {str(blob)!r})",
+           ROOT)
     data = blob.read_bytes()
     blob.write_bytes(data[:-100])
-    assert python(f"from pyruntime import _codeblob; print(_codeblob.install({str(blob)!r}))", REPO).split() == ["False"]
+    assert python(f"from pyruntime import _codeblob; print(_codeblob.install({str(blob)!r}))", ROOT).split() == ["False"]
 
 
 def test_an_unreadable_file_changes_nothing(tmp_path):
@@ -83,5 +87,5 @@ def test_an_unreadable_file_changes_nothing(tmp_path):
         from pyruntime import _codeblob
         before = list(sys.meta_path)
         print(_codeblob.install({str(tmp_path / 'missing')!r}), sys.meta_path == before)
-        """, REPO)
+        """, ROOT)
     assert out.split() == ["False", "True"]
