@@ -95,6 +95,7 @@ FILES = """
 int pyrt_openat2(int dirfd, const char *path, unsigned long long flags,
                  unsigned long long mode, unsigned long long resolve);
 int pyrt_close_range(unsigned int first, unsigned int last, unsigned int flags);
+int pyrt_unix_connect(const char *path);
 int pyrt_memfd_create(const char *name, unsigned int flags);
 int pyrt_pidfd_open(int pid, unsigned int flags);
 int pyrt_pidfd_send_signal(int pidfd, int sig, unsigned int flags);
@@ -181,6 +182,7 @@ SOURCE = r"""
 #include <sys/mman.h>
 #include <sys/vfs.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/resource.h>
 
 /* Values from the kernel uapi, for toolchains whose headers predate them. */
@@ -359,6 +361,22 @@ int pyrt_openat2(int dirfd, const char *path, unsigned long long flags,
 }
 int pyrt_close_range(unsigned int first, unsigned int last, unsigned int flags)
 { return syscall(__NR_close_range, first, last, flags); }
+/* A close-on-exec stream socket connected to the AF_UNIX socket at path. */
+int pyrt_unix_connect(const char *path)
+{
+    struct sockaddr_un addr = { .sun_family = AF_UNIX };
+    if (strlen(path) >= sizeof(addr.sun_path)) { errno = ENAMETOOLONG; return -1; }
+    strcpy(addr.sun_path, path);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -1;
+    if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
+        int saved = errno;
+        close(fd);
+        errno = saved;
+        return -1;
+    }
+    return fd;
+}
 int pyrt_memfd_create(const char *name, unsigned int flags)
 { return syscall(SYS_memfd_create, name, flags); }
 int pyrt_pidfd_open(int pid, unsigned int flags)

@@ -26,7 +26,7 @@ import errno
 import os
 
 from pyruntime._dataclasses import dataclass
-from pyruntime.errors import ConfigError, PyruntimeError
+from pyruntime.errors import ConfigError, PyruntimeError, describe_errno
 from pyruntime.fileio import read_text, write_once
 from pyruntime.model.tuning import IntelRdt
 
@@ -120,7 +120,7 @@ def find_root(mountinfo: str = "/proc/self/mountinfo") -> str:
                 if parts[sep + 1] == "resctrl":
                     return parts[4]
     except OSError as exc:
-        raise PyruntimeError(f"{FIELD}: reading {mountinfo}: {os.strerror(exc.errno).lower()}") from None
+        raise PyruntimeError(f"{FIELD}: reading {mountinfo}: {describe_errno(exc.errno)}") from None
     raise PyruntimeError(f"{FIELD}: no resctrl filesystem is mounted (it needs a CPU with Intel RDT or "
                          "AMD PQoS and `mount -t resctrl resctrl /sys/fs/resctrl`)")
 
@@ -203,7 +203,7 @@ def remove(state: dict) -> None:
         except FileNotFoundError:
             pass
         except OSError as exc:
-            raise PyruntimeError(f"resctrl group {directory}: remove: {os.strerror(exc.errno).lower()}") from None
+            raise PyruntimeError(f"resctrl group {directory}: remove: {describe_errno(exc.errno)}") from None
 
 
 def _make_dir(path: str, may_create: bool, made: list[str]) -> bool:
@@ -215,7 +215,7 @@ def _make_dir(path: str, may_create: bool, made: list[str]) -> bool:
     except FileExistsError:
         return True
     except OSError as exc:
-        raise PyruntimeError(f"{FIELD}: creating resctrl group {path}: {os.strerror(exc.errno).lower()}") from None
+        raise PyruntimeError(f"{FIELD}: creating resctrl group {path}: {describe_errno(exc.errno)}") from None
     made.append(path)
     return False
 
@@ -224,7 +224,7 @@ def _read(path: str) -> str:
     try:
         return read_text(path)
     except OSError as exc:
-        raise PyruntimeError(f"{FIELD}: reading {path}: {os.strerror(exc.errno).lower()}") from None
+        raise PyruntimeError(f"{FIELD}: reading {path}: {describe_errno(exc.errno)}") from None
 
 
 def _write(root: str, path: str, data: str) -> None:
@@ -232,7 +232,7 @@ def _write(root: str, path: str, data: str) -> None:
     try:
         write_once(path, data.encode())
     except OSError as exc:
-        reason = os.strerror(exc.errno or errno.EIO).lower()
+        reason = describe_errno(exc.errno or errno.EIO)
         try:
             status = _read(os.path.join(root, "info", "last_cmd_status")).strip()
         except PyruntimeError:

@@ -34,6 +34,11 @@ def unix_pair(seqpacket: bool = False) -> tuple[int, int]:
     return sv[0], sv[1]
 
 
+def unix_connect(path: str) -> int:
+    """A stream socket (close-on-exec) connected to the AF_UNIX socket at ``path``."""
+    return check(lib.pyrt_unix_connect(cstr(path)), "connect", path)
+
+
 def inet_dgram_socket() -> int:
     """An AF_INET datagram socket (close-on-exec): the handle for interface ioctls."""
     return check(lib.socket(lib.AF_INET, lib.SOCK_DGRAM | lib.SOCK_CLOEXEC, 0), "socket")

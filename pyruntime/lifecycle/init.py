@@ -22,7 +22,7 @@ from __future__ import annotations
 import os
 from pyruntime._dataclasses import dataclass, field
 
-from pyruntime.errors import PyruntimeError
+from pyruntime.errors import PyruntimeError, describe_errno
 from pyruntime.fileio import read_text
 from pyruntime.kernel import ns as k, proc
 from pyruntime.lifecycle import sync
@@ -81,8 +81,9 @@ def preload(plan: ContainerPlan) -> None:
     if hooks.create_container or hooks.start_container:
         import pyruntime.process.hooks  # noqa: F401
         import subprocess  # noqa: F401
-    if plan.spec.process.terminal:
+    if plan.spec.process.terminal or (plan.spec.linux.seccomp and plan.spec.linux.seccomp.listener_path):
         import pyruntime.process.console  # noqa: F401
+        import _socket  # noqa: F401  (fdpass sends the pty master / notify fd after pivot_root)
     if plan.ns.creates("network"):
         import pyruntime.namespaces.loopback  # noqa: F401
     if plan.spec.linux.sysctl:
@@ -170,7 +171,7 @@ def open_tasks_files(dirs) -> list[tuple[str, int]]:
             try:
                 out.append((path, os.open(path, os.O_WRONLY | os.O_CLOEXEC)))
             except OSError as exc:
-                raise PyruntimeError(f"cgroup {path}: open: {os.strerror(exc.errno).lower()}") from None
+                raise PyruntimeError(f"cgroup {path}: open: {describe_errno(exc.errno)}") from None
         return out
     except BaseException:
         for _, fd in out:
@@ -191,7 +192,7 @@ def join_cgroup(tasks: list[tuple[str, int]]) -> None:
         try:
             os.write(fd, b"0")
         except OSError as exc:
-            raise PyruntimeError(f"cgroup {path}: joining: {os.strerror(exc.errno).lower()}") from None
+            raise PyruntimeError(f"cgroup {path}: joining: {describe_errno(exc.errno)}") from None
         os.close(fd)
 
 

@@ -79,12 +79,12 @@ def make_plan(spec: Spec, options: CreateOptions, host: HostFacts) -> ContainerP
     if not ns.has("mount"):
         # runc's rules: without a mount namespace the mounts land in the host's (delete
         # removes them), but nothing that would change the host's existing mounts
-        for field, value in (("linux.maskedPaths", spec.linux.masked_paths),
+        for name, value in (("linux.maskedPaths", spec.linux.masked_paths),
                              ("linux.readonlyPaths", spec.linux.readonly_paths),
                              ("root.readonly", spec.root.readonly),
                              ("linux.rootfsPropagation", spec.linux.rootfs_propagation)):
             if value:
-                problems.append(f"{field}: needs a mount namespace (it would change the host's mounts)")
+                problems.append(f"{name}: needs a mount namespace (it would change the host's mounts)")
     # a joined uts namespace may be renamed too (runc allows it); the host's may not
     if spec.hostname and not ns.has("uts"):
         problems.append("hostname: setting it needs a uts namespace")

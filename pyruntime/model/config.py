@@ -14,6 +14,12 @@ from __future__ import annotations
 
 from pyruntime._dataclasses import dataclass, field
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
+if TYPE_CHECKING:  # for readers and type checkers; never imported at run time
+    from pyruntime.model.resources import Resources
+    from pyruntime.model.seccomp import Seccomp
+    from pyruntime.model.tuning import ExecCPUAffinity, IntelRdt, IOPriority, MemoryPolicy, Personality, Scheduler
+
 
 @dataclass(frozen=True)
 class IDMapping:

@@ -7,6 +7,10 @@ from __future__ import annotations
 
 from pyruntime._dataclasses import dataclass, field
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
+if TYPE_CHECKING:  # for readers and type checkers; never imported at run time
+    from pyruntime.model.limits import CPU, BlockIO, HugepageLimit, Memory, Network
+
 
 @dataclass(frozen=True)
 class DeviceRule:

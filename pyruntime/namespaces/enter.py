@@ -4,7 +4,7 @@ from __future__ import annotations
 import fcntl
 import os
 
-from pyruntime.errors import ConfigError, SyscallError
+from pyruntime.errors import ConfigError, SyscallError, describe_errno
 from pyruntime.fileio import write_once
 from pyruntime.kernel import ns as k
 from pyruntime.namespaces.plan import FLAGS, PROC_NAMES, NamespacePlan
@@ -25,7 +25,7 @@ def open_joined(plan: NamespacePlan, spec_index: dict[str, int]) -> list[tuple[s
             try:
                 fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
             except OSError as exc:
-                raise ConfigError([f"{field}: cannot open {path}: {os.strerror(exc.errno).lower()}"]) from None
+                raise ConfigError([f"{field}: cannot open {path}: {describe_errno(exc.errno)}"]) from None
             opened.append((kind, fd))
             try:
                 actual = fcntl.ioctl(fd, NS_GET_NSTYPE)

@@ -10,7 +10,8 @@ import fcntl
 import os
 import struct
 
-from pyruntime.errors import PyruntimeError, SyscallError, describe_errno
+from pyruntime import fdpass
+from pyruntime.errors import PyruntimeError, SyscallError
 from pyruntime.kernel import mount as m
 
 TIOCSCTTY = 0x540E
@@ -19,38 +20,13 @@ TIOCSWINSZ = 0x5414
 
 def connect(path: str) -> int:
     """Connect to the caller's console socket (in the parent, in the host's namespaces)."""
-    import _socket
-    sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM | _socket.SOCK_CLOEXEC)
-    try:
-        sock.connect(path)
-    except OSError as exc:
-        sock.close()
-        raise PyruntimeError(f"--console-socket {path}: connect: {describe_errno(exc.errno)}") from None
-    return sock.detach()
-
-
-def send_fd(sock_fd: int, fd: int, name: str) -> None:
-    import _socket
-    sock = _socket.socket(fileno=sock_fd)
-    try:
-        sock.sendmsg([name.encode()], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, struct.pack("i", fd))])
-    finally:
-        sock.detach()
+    return fdpass.connect(path, "--console-socket")
 
 
 def recv_fd(sock_fd: int) -> tuple[int, str]:
-    """The receiving side (foreground run, tests): (fd, name)."""
-    import _socket
-    sock = _socket.socket(fileno=sock_fd)
-    try:
-        space = _socket.CMSG_SPACE(4)
-        data, anc, _, _ = sock.recvmsg(4096, space)
-    finally:
-        sock.detach()
-    for level, kind, payload in anc:
-        if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS:
-            return struct.unpack("i", payload[:4])[0], data.decode(errors="replace")
-    raise PyruntimeError("console socket: no file descriptor received")
+    """The receiving side (foreground run, tests): (master fd, pty name)."""
+    fd, name = fdpass.receive(sock_fd)
+    return fd, name.decode(errors="replace")
 
 
 def set_size(fd: int, height: int, width: int) -> None:
@@ -70,7 +46,7 @@ def setup(console_fd: int, size, root_fd: int, bind_console: bool = True) -> Non
     name = os.ttyname(slave)
     if size is not None:
         set_size(master, size.height, size.width)
-    send_fd(console_fd, master, name)
+    fdpass.send(console_fd, name.encode(), master)
     os.close(master)
     os.close(console_fd)
     if bind_console:

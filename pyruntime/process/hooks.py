@@ -6,9 +6,7 @@ failure means depends on the step and is decided by the caller.
 """
 from __future__ import annotations
 
-import os
-
-from pyruntime.errors import HookError
+from pyruntime.errors import HookError, describe_errno
 from pyruntime.model.config import Hook
 
 # spec step name as it appears in config.json, for messages
@@ -28,7 +26,7 @@ def run_one(hook: Hook, state_json: bytes, step: str, index: int) -> None:
     except subprocess.TimeoutExpired:
         raise HookError(f"{where}: timed out after {hook.timeout}s") from None
     except OSError as exc:
-        raise HookError(f"{where}: cannot run: {os.strerror(exc.errno).lower()}") from None
+        raise HookError(f"{where}: cannot run: {describe_errno(exc.errno)}") from None
     if proc.returncode != 0:
         detail = (proc.stderr or proc.stdout).decode(errors="replace").strip().splitlines()
         status = f"killed by signal {-proc.returncode}" if proc.returncode < 0 else f"exit status {proc.returncode}"

@@ -7,21 +7,11 @@ the container process sends once the filter is loaded.
 """
 from __future__ import annotations
 
-import struct
-
-from pyruntime import fastjson
-from pyruntime.errors import PyruntimeError, describe_errno
+from pyruntime import fastjson, fdpass
 
 
 def connect_listener(path: str) -> int:
-    import _socket
-    sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM | _socket.SOCK_CLOEXEC)
-    try:
-        sock.connect(path)
-    except OSError as exc:
-        sock.close()
-        raise PyruntimeError(f"linux.seccomp.listenerPath: connect {path}: {describe_errno(exc.errno)}") from None
-    return sock.detach()
+    return fdpass.connect(path, "linux.seccomp.listenerPath")
 
 
 def process_state(state: dict, pid: int) -> bytes:
@@ -38,10 +28,4 @@ def process_state(state: dict, pid: int) -> bytes:
 
 
 def send_listener_fd(sock_fd: int, listener: int, state: dict) -> None:
-    import _socket
-    sock = _socket.socket(fileno=sock_fd)
-    try:
-        payload = process_state(state, state.get("host_pid", 0))
-        sock.sendmsg([payload], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, struct.pack("i", listener))])
-    finally:
-        sock.detach()
+    fdpass.send(sock_fd, process_state(state, state.get("host_pid", 0)), listener)

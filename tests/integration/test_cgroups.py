@@ -11,7 +11,6 @@ import time
 
 import pytest
 
-from helpers import run_container
 from pyruntime.cgroups.layout import V2, detect
 
 LAYOUT = detect()

@@ -144,3 +144,18 @@ def test_commands_on_missing_container(runtime):
 def test_terminal_without_console_socket(runtime, bundle):
     bundle.edit(lambda c: c["process"].update(terminal=True))
     create_fails(runtime, bundle, expect="process.terminal is true but no --console-socket was given")
+
+
+def test_console_socket_nobody_listens_on(runtime, bundle, tmp_path):
+    bundle.edit(lambda c: c["process"].update(terminal=True))
+    missing = str(tmp_path / "console.sock")
+    create_fails(runtime, bundle, extra=("--console-socket", missing),
+                 expect=f"--console-socket: connect {missing}: no such file or directory")
+
+
+def test_seccomp_listener_nobody_listens_on(runtime, bundle, tmp_path):
+    missing = str(tmp_path / "agent.sock")
+    bundle.edit(lambda c: c["linux"].update(seccomp={
+        "defaultAction": "SCMP_ACT_ALLOW", "listenerPath": missing,
+        "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_NOTIFY"}]}))
+    create_fails(runtime, bundle, expect=f"linux.seccomp.listenerPath: connect {missing}: no such file or directory")

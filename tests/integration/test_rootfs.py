@@ -135,7 +135,7 @@ def test_default_devices_and_symlinks(runtime, bundle):
     lines = out.splitlines()
     expected = {"null": "1:3", "zero": "1:5", "full": "1:7", "tty": "5:0", "random": "1:8", "urandom": "1:9"}
     for line in lines[:6]:
-        name, kind, numbers, mode = line.rsplit(" ", 3)[0], None, line.split()[-2], line.split()[-1]
+        name, numbers, mode = line.rsplit(" ", 3)[0], line.split()[-2], line.split()[-1]
         dev = name.split("/")[-1].split()[0]
         assert "character special file" in line and numbers == expected[dev] and mode == "666", line
     links = dict(line.split() for line in lines[6:12])

@@ -7,7 +7,6 @@ pivot_root, and only making the whole tree rslave first keeps that unmount local
 """
 from __future__ import annotations
 
-import os
 import subprocess
 
 from helpers import run_container
