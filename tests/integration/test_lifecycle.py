@@ -224,3 +224,22 @@ def test_the_launcher_reads_pyruntime_from_the_code_file(runtime, bundle):
         assert any(link.endswith(f"/modules.{sys.implementation.cache_tag}.marshal") for link in links), links
         runtime.run("kill", cid, "KILL")
         proc.wait(10)
+
+
+def test_the_readmes_first_command_runs_the_demo(tmp_path):
+    """README line 1 (install.sh made the demo bundle): its container says hello from new namespaces."""
+    with open(os.path.join(os.path.dirname(__file__), "..", "..", "README.md")) as f:
+        first = f.read().split("```sh\n", 1)[1].splitlines()[0]
+    install, run = first.split(" && ")
+    assert install == "sudo ./install.sh" and run.startswith("sudo pyruntime run --bundle "), first
+    argv = run.split()[1:]  # pyruntime run --bundle DEMO ID
+    bundle = argv[argv.index("--bundle") + 1]
+    with open(os.path.join(bundle, "config.json")) as f:
+        namespaces = {ns["type"] for ns in json.load(f)["linux"]["namespaces"]}
+    assert namespaces == {"pid", "mount", "uts", "ipc", "network", "cgroup"}  # what the greeting claims
+    out = subprocess.run([argv[0], "--root", str(tmp_path / "state"), *argv[1:]], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    greeting, listing = out.stdout.splitlines()
+    assert greeting == "hello from pyruntime: pid 1 in new pid, mount, uts, ipc, network and cgroup namespaces"
+    assert {"cgroup", "ipc", "mnt", "net", "pid", "uts"} <= set(listing.split())
+    assert os.listdir(tmp_path / "state") == []  # run removed the container it made
