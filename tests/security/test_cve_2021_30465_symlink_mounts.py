@@ -1,5 +1,6 @@
 """CVE-2021-30465 class: a mount destination that is, or becomes, a symlink
-never mounts (or creates anything) outside the rootfs."""
+never mounts (or creates anything) outside the rootfs. The racing test is
+also CVE-2024-45310's: empty directories made on the host through a swap."""
 from __future__ import annotations
 
 import os
