@@ -60,7 +60,11 @@ class NotFound(PyruntimeError):
 
 
 class CgroupError(PyruntimeError):
-    """A cgroup file could not be created, written or read."""
+    """A cgroup file could not be created, written or read (``errno`` when the kernel said why)."""
+
+    def __init__(self, message: str, err: int = 0):
+        super().__init__(message)
+        self.errno = err
 
 
 class HookError(PyruntimeError):

@@ -94,7 +94,7 @@ def make_dirs(path: str, stop_at: str) -> list[str]:
         except FileExistsError:
             pass
         except OSError as exc:
-            raise CgroupError(f"cgroup {d}: mkdir: {describe_errno(exc.errno)}") from None
+            raise CgroupError(f"cgroup {d}: mkdir: {describe_errno(exc.errno)}", exc.errno) from None
     return created
 
 

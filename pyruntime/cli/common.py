@@ -26,7 +26,7 @@ def create_options(ctx, opts: dict, container_id: str):
         pid_file=os.path.abspath(opts["pid_file"]) if opts["pid_file"] else "",
         console_socket=opts["console_socket"], no_pivot=opts["no_pivot"],
         no_new_keyring=opts["no_new_keyring"], preserve_fds=opts["preserve_fds"],
-        systemd_cgroup=ctx.systemd_cgroup)
+        systemd_cgroup=ctx.systemd_cgroup, rootless=ctx.rootless)
 
 
 def print_json(value, indent: bool = True) -> None:

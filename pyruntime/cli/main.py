@@ -13,12 +13,12 @@ from pyruntime.cli.flags import Flag, parse
 from pyruntime.errors import PyruntimeError, UsageError
 
 GLOBAL_FLAGS = (
-    Flag(("root",), "str", "/run/pyruntime", "state directory"),
+    Flag(("root",), "str", "", "state directory"),
     Flag(("log",), "str", "", "log file (default: stderr)"),
     Flag(("log-format",), "str", "text", "text or json"),
     Flag(("debug",), "bool", False, "log debug messages"),
     Flag(("systemd-cgroup",), "bool", False, "cgroupsPath is slice:prefix:name"),
-    Flag(("rootless",), "str", "auto", "accepted for compatibility"),
+    Flag(("rootless",), "str", "auto", "true, false or auto (an unprivileged caller)"),
     Flag(("criu",), "str", "criu", "accepted for compatibility"),
     Flag(("version", "v"), "bool", False, "print the version"),
     Flag(("help", "h"), "bool", False, "show help"),
@@ -53,7 +53,11 @@ commands:
   features  print what this runtime supports, as JSON
 
 global options:
-  --root DIR            state directory (default /run/pyruntime)
+  --root DIR            state directory (default /run/pyruntime; for an unprivileged
+                        caller $XDG_RUNTIME_DIR/pyruntime)
+  --rootless auto|true|false
+                        a container may go without a cgroup the host does not
+                        give it (auto: when not run as root)
   --log FILE            log file; --log-format text|json
   --debug               debug logging
   --systemd-cgroup      cgroupsPath uses the systemd slice:prefix:name form
@@ -64,13 +68,30 @@ class Context:
     """Global options, shared by every verb."""
 
     def __init__(self, values: dict):
-        self.root = values["root"]
+        self.root = values["root"] or default_root()
         self.systemd_cgroup = values["systemd_cgroup"]
         self.debug = values["debug"]
+        self.rootless = rootless_mode(values["rootless"])
 
     def store(self):
         from pyruntime.state.store import Store
         return Store(self.root)
+
+
+def default_root() -> str:
+    """runc's rule: an unprivileged caller keeps its state in its own runtime directory."""
+    runtime_dir = os.environ.get("XDG_RUNTIME_DIR", "")
+    if os.geteuid() != 0 and runtime_dir:
+        return os.path.join(runtime_dir, "pyruntime")
+    return "/run/pyruntime"
+
+
+def rootless_mode(value: str) -> bool:
+    if value == "auto":
+        return os.geteuid() != 0
+    if value in ("true", "false"):
+        return value == "true"
+    raise UsageError(f"invalid --rootless value {value!r}: true, false or auto")
 
 
 def version_text() -> str:

@@ -7,11 +7,12 @@ reports READY is the stack released and the state written.
 """
 from __future__ import annotations
 
+import errno
 import os
-from pyruntime._dataclasses import dataclass
 
 from pyruntime import __version__, cgroups, log
-from pyruntime.errors import PyruntimeError
+from pyruntime._dataclasses import dataclass
+from pyruntime.errors import CgroupError, PyruntimeError
 from pyruntime.fileio import write_bytes
 from pyruntime.lifecycle import init, stage1, sync
 from pyruntime.lifecycle.plan import ContainerPlan, CreateOptions, HostFacts, make_plan
@@ -44,8 +45,9 @@ def load_plan(options: CreateOptions) -> tuple[ContainerPlan, dict]:
         raise PyruntimeError(f"root.path: rootfs {_rootfs_of(spec, bundle)} does not exist or is not a directory")
     check_host_features(spec)
     plan = make_plan(spec, options, HostFacts(cgroups.detect()))
-    from pyruntime.process.caps import check_available
-    check_available(plan.caps)
+    if not plan.ns.has("user"):  # in a user namespace of its own the init holds every capability
+        from pyruntime.process.caps import check_available
+        check_available(plan.caps)
     return plan, doc
 
 
@@ -68,10 +70,7 @@ def create(store: Store, plan: ContainerPlan, raw_config: dict, console_fd: int 
         if not plan.ns.has("mount"):  # the init mounts in the host's namespace: undo them too
             from pyruntime.rootfs.pivot import unmount_below
             undo.callback(unmount_below, plan.rootfs)
-        manager = cgroups.for_container(plan.cgroup_layout, plan.cgroup_path, plan.options.systemd_cgroup)
-        undo.callback(manager.destroy)
-        manager.create()
-        manager.apply(_cgroup_resources(plan))
+        manager = _make_cgroup(plan, undo)
 
         init.preload(plan)
         fds = _init_fds(plan, cdir.path, undo, console_fd)
@@ -79,7 +78,7 @@ def create(store: Store, plan: ContainerPlan, raw_config: dict, console_fd: int 
             from pyruntime.rootfs.idmap import prepare_trees
             fds.idmap_trees = prepare_trees(plan.mounts, plan.spec.linux)
             undo.callback(lambda: [_close_quietly(fd) for fd in fds.idmap_trees.values()])
-        if plan.cgroup_self_join:
+        if plan.cgroup_self_join and manager is not None:
             fds.cgroup_tasks = init.open_tasks_files(
                 m + plan.cgroup_path for m in plan.cgroup_layout.v1_mounts)
             undo.callback(lambda: [_close_quietly(fd) for _, fd in fds.cgroup_tasks])
@@ -87,7 +86,7 @@ def create(store: Store, plan: ContainerPlan, raw_config: dict, console_fd: int 
         parent, child = sync.Channel.pair()
         undo.callback(parent.close)
 
-        cgroup_fd = _unified_dir_fd(plan, manager, undo)
+        cgroup_fd = _unified_dir_fd(plan) if manager is not None else -1
         direct = stage1.can_skip(plan.ns, joined)
         first_pid = stage1.clone_init(plan.ns, cgroup_fd) if direct else os.fork()
         if first_pid == 0:
@@ -115,7 +114,7 @@ def create(store: Store, plan: ContainerPlan, raw_config: dict, console_fd: int 
         record = ContainerRecord(
             id=plan.id, bundle=plan.options.bundle, rootfs=plan.rootfs, created=rfc3339_now(),
             pid=init_pid, pid_start=procinfo.start_time(init_pid), config=raw_config,
-            cgroup=manager.describe(), systemd_cgroup=plan.options.systemd_cgroup, owner=os.getuid(),
+            cgroup=manager.describe() if manager is not None else {}, systemd_cgroup=plan.options.systemd_cgroup, owner=os.getuid(),
             resctrl=resctrl_state)
         cdir.write(record)
         if plan.options.pid_file:
@@ -128,6 +127,37 @@ def create(store: Store, plan: ContainerPlan, raw_config: dict, console_fd: int 
     cdir.close()
     log.info(f"pyruntime {__version__}: created container {plan.id} (init pid {record.pid})")
     return Created(record, plan)
+
+
+def _make_cgroup(plan: ContainerPlan, undo):
+    """The container's cgroup, with its limits; None for a rootless container the host
+    gives no cgroup (runc's rule: only without an explicit cgroupsPath or limits)."""
+    manager = cgroups.for_container(plan.cgroup_layout, plan.cgroup_path, plan.options.systemd_cgroup)
+    undo.callback(manager.destroy)
+    try:
+        manager.create()
+    except CgroupError as err:
+        if not (plan.options.rootless and err.errno in (errno.EACCES, errno.EPERM, errno.EROFS)):
+            raise
+        limits = _limits_set(plan.spec.linux.resources)
+        if plan.spec.linux.cgroups_path or limits:
+            what = f"{limits} limits" if limits else "linux.cgroupsPath"
+            raise CgroupError(f"linux.resources: cannot apply {what}: the container could not "
+                              f"create its cgroup ({err})") from None
+        manager.destroy()  # what it made before it was refused
+        log.warning(f"{err}: the container runs without a cgroup (rootless)")
+        return None
+    manager.apply(_cgroup_resources(plan))
+    return manager
+
+
+def _limits_set(resources) -> str:
+    """The resource limits a config sets, named by field ("" for none; device rules are not limits)."""
+    if resources is None:
+        return ""
+    from pyruntime._dataclasses import fields
+    return ", ".join(f.name for f in fields(resources)
+                     if f.name != "devices" and getattr(resources, f.name) not in (None, (), {}))
 
 
 def _cgroup_resources(plan: ContainerPlan):
@@ -166,7 +196,7 @@ def _init_fds(plan: ContainerPlan, state_dir: str, undo, console_fd: int = -1) -
     return fds
 
 
-def _unified_dir_fd(plan: ContainerPlan, manager, undo) -> int:
+def _unified_dir_fd(plan: ContainerPlan) -> int:
     """The container's cgroup v2 directory, for clone3 CLONE_INTO_CGROUP (or -1)."""
     unified = plan.cgroup_layout.unified
     if not plan.cgroup_self_join or not unified:
@@ -199,7 +229,8 @@ def _run_protocol(plan: ContainerPlan, manager, chan: sync.Channel, stage1_pid: 
     if not plan.cgroup_self_join:
         # meanwhile the init sets up its rootfs; it waits for CGROUP_DONE before it
         # makes its cgroup namespace or mounts a cgroup view, long before user code
-        manager.add(init_pid)
+        if manager is not None:
+            manager.add(init_pid)
         chan.send(sync.CGROUP_DONE)
     if stage1_pid >= 0:
         _reap(stage1_pid)

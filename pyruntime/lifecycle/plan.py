@@ -35,6 +35,7 @@ class CreateOptions:
     no_new_keyring: bool = False
     preserve_fds: int = 0
     systemd_cgroup: bool = False
+    rootless: bool = False  # may go without a cgroup the host refuses (runc's rootless cgroup rule)
 
 
 @dataclass(frozen=True)

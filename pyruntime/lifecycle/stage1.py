@@ -74,13 +74,19 @@ def run(ns: NamespacePlan, chan: sync.Channel, joined: list[tuple[str, int]], in
     (clone3 CLONE_INTO_CGROUP): no migration, no cgroup-wide lock.
     """
     try:
-        # from here the process is in or near the container: keep /proc/<pid> closed to it
-        proc.prctl(proc.PR_SET_DUMPABLE, 0)
+        # An unprivileged parent may write our id maps only while we are dumpable
+        # (runc's rule too); stage 1 stays in the host's pid namespace meanwhile.
+        maps_by_unprivileged = ns.new_user and os.geteuid() != 0
+        if not maps_by_unprivileged:
+            # from here the process is in or near the container: keep /proc/<pid> closed to it
+            proc.prctl(proc.PR_SET_DUMPABLE, 0)
         enter.join(joined)
         if ns.new_user:
             k.unshare(k.CLONE_NEWUSER)
             chan.send(sync.USERNS)
             chan.wait_for_userns_done()
+            if maps_by_unprivileged:
+                proc.prctl(proc.PR_SET_DUMPABLE, 0)
             if maps_root(ns.gid_map):
                 os.setresgid(0, 0, 0)
             if maps_root(ns.uid_map):

@@ -77,14 +77,20 @@ def open_of_process(pid: int, kinds) -> list[tuple[str, int]]:
 
 
 def write_id_maps(pid: int, uid_map: str, gid_map: str) -> None:
-    """Written by the parent (root outside), so setgroups need not be denied."""
-    for name, text in (("uid_map", uid_map), ("gid_map", gid_map)):
+    """Written by the parent. Root outside may map any ranges; an unprivileged parent
+    only its own ids, and the kernel wants setgroups denied before its gid_map."""
+    privileged = os.geteuid() == 0
+    steps = [("uid_map", uid_map), ("gid_map", gid_map)]
+    if not privileged:
+        steps.insert(1, ("setgroups", "deny"))
+    for name, text in steps:
         path = f"/proc/{pid}/{name}"
         try:
             write_once(path, text.encode())
         except OSError as exc:
-            raise SyscallError("write", exc.errno, path,
-                               hint="check linux.uidMappings/gidMappings ranges") from None
+            hint = ("check linux.uidMappings/gidMappings ranges" if privileged else
+                    "an unprivileged runtime can map only its own uid and gid, once each")
+            raise SyscallError("write", exc.errno, path, hint=hint) from None
 
 
 def write_time_offsets(text: str) -> None:

@@ -63,14 +63,17 @@ def plan(caps: Capabilities | None, at: str = "process.capabilities",
 
 
 def check_available(p: CapPlan) -> None:
-    """Refuse capabilities the runtime itself does not hold (the kernel would refuse later)."""
+    """Refuse capabilities the runtime itself does not hold (the kernel would refuse later).
+
+    Only without a user namespace: one the init creates or joins gives it every capability there.
+    """
     _, have, _ = proc.capget()
     for which in ("effective", "permitted", "inheritable", "ambient"):
         missing = getattr(p, which) & ~have
         if missing:
             names = [CAPABILITIES[i] for i in range(64) if missing >> i & 1 and i < len(CAPABILITIES)]
             raise ConfigError([f"process.capabilities.{which}: {', '.join(names)} not held by the "
-                               "runtime itself (not in its bounding set), so it cannot be granted"])
+                               "runtime itself (not in its permitted set), so it cannot be granted"])
 
 
 def drop_bounding(p: CapPlan, last: int) -> None:

@@ -13,6 +13,12 @@ def become(user: User, caps_after) -> None:
     proc.prctl(proc.PR_SET_KEEPCAPS, 1)
     try:
         os.setgroups(list(user.additional_gids))
+    except PermissionError as exc:
+        # a user namespace whose maps an unprivileged runtime wrote has setgroups
+        # denied: the groups it started with stay (runc's rule), unless some were asked for
+        if user.additional_gids:
+            raise from_oserror(exc, "setgroups").within(
+                "process.user.additionalGids (setgroups is denied in a rootless user namespace)") from None
     except OSError as exc:
         raise from_oserror(exc, "setgroups").within("process.user.additionalGids") from None
     try:
