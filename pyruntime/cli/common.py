@@ -26,7 +26,21 @@ def create_options(ctx, opts: dict, container_id: str):
         pid_file=os.path.abspath(opts["pid_file"]) if opts["pid_file"] else "",
         console_socket=opts["console_socket"], no_pivot=opts["no_pivot"],
         no_new_keyring=opts["no_new_keyring"], preserve_fds=opts["preserve_fds"],
-        systemd_cgroup=ctx.systemd_cgroup, rootless=ctx.rootless)
+        systemd_cgroup=ctx.systemd_cgroup, rootless=rootless_mode(ctx.rootless))
+
+
+def rootless_mode(value: str) -> bool:
+    """runc's --rootless: auto means an unprivileged caller, or root of a user namespace
+    (rootless podman runs the runtime so); neither is given cgroups by the host."""
+    if value in ("true", "false"):
+        return value == "true"
+    if value != "auto":
+        from pyruntime.errors import UsageError
+        raise UsageError(f"invalid --rootless value {value!r}: true, false or auto")
+    if os.geteuid() != 0:
+        return True
+    from pyruntime.fileio import read_text
+    return read_text("/proc/self/uid_map").split() != ["0", "0", "4294967295"]
 
 
 def print_json(value, indent: bool = True) -> None:

@@ -71,7 +71,7 @@ class Context:
         self.root = values["root"] or default_root()
         self.systemd_cgroup = values["systemd_cgroup"]
         self.debug = values["debug"]
-        self.rootless = rootless_mode(values["rootless"])
+        self.rootless = values["rootless"]  # auto, true or false: see rootless_mode()
 
     def store(self):
         from pyruntime.state.store import Store
@@ -86,12 +86,6 @@ def default_root() -> str:
     return "/run/pyruntime"
 
 
-def rootless_mode(value: str) -> bool:
-    if value == "auto":
-        return os.geteuid() != 0
-    if value in ("true", "false"):
-        return value == "true"
-    raise UsageError(f"invalid --rootless value {value!r}: true, false or auto")
 
 
 def version_text() -> str:

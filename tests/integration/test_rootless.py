@@ -121,3 +121,20 @@ def test_default_state_directory_is_the_users_runtime_dir(home, rootless_bundle)
     finally:
         subprocess.run(user + ["delete", "--force", cid], env=env, check=True)
     assert os.listdir(runtime_dir / "pyruntime") == []
+
+
+def test_root_of_a_user_namespace_is_rootless_too(home, rootless_bundle):
+    """Rootless podman runs the runtime as root of a user namespace it made: --rootless auto
+    sees that (uid_map is not the whole range) and goes without a cgroup as well."""
+    rootless_bundle.edit(lambda c: c["linux"].update(uidMappings=[{"containerID": 0, "hostID": 0, "size": 1}],
+                                                     gidMappings=[{"containerID": 0, "hostID": 0, "size": 1}]))
+    rootless_bundle.set_args("cat", "/proc/self/uid_map")
+    cid, state = f"userns-{os.getpid()}", str(home / "state")
+    as_root_of_userns = ["setpriv", f"--reuid={UID}", f"--regid={UID}", "--clear-groups",
+                         "unshare", "--user", "--map-root-user", PYRUNTIME, "--root", state]
+    proc = subprocess.run(as_root_of_userns + ["run", "--bundle", rootless_bundle.path, cid],
+                          stdin=subprocess.DEVNULL, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["0", "0", "1"]  # the outer namespace's root: the user
+    assert "the container runs without a cgroup (rootless)" in proc.stderr
+    assert no_cgroup_of(cid) and os.listdir(state) == []
