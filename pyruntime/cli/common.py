@@ -37,8 +37,11 @@ def rootless_mode(value: str) -> bool:
     if value != "auto":
         from pyruntime.errors import UsageError
         raise UsageError(f"invalid --rootless value {value!r}: true, false or auto")
-    if os.geteuid() != 0:
-        return True
+    return os.geteuid() != 0 or in_user_namespace()
+
+
+def in_user_namespace() -> bool:
+    """Whether this process runs in a user namespace other than the host's."""
     from pyruntime.fileio import read_text
     return read_text("/proc/self/uid_map").split() != ["0", "0", "4294967295"]
 

@@ -79,11 +79,17 @@ class Context:
 
 
 def default_root() -> str:
-    """runc's rule: an unprivileged caller keeps its state in its own runtime directory."""
+    """runc's rule: an unprivileged caller, or root of a user namespace (rootless podman)
+    that is not the root user, keeps its state in its own runtime directory."""
     runtime_dir = os.environ.get("XDG_RUNTIME_DIR", "")
-    if os.geteuid() != 0 and runtime_dir:
+    if runtime_dir and (os.geteuid() != 0 or _root_of_a_user_namespace()):
         return os.path.join(runtime_dir, "pyruntime")
     return "/run/pyruntime"
+
+
+def _root_of_a_user_namespace() -> bool:
+    from pyruntime.cli.common import in_user_namespace
+    return in_user_namespace() and os.environ.get("USER", "") != "root"
 
 
 

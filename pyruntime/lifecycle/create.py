@@ -74,6 +74,7 @@ def create(store: Store, plan: ContainerPlan, raw_config: dict, console_fd: int 
 
         init.preload(plan)
         fds = _init_fds(plan, cdir.path, undo, console_fd)
+        fds.no_cgroup = manager is None
         if any(getattr(s, "o", None) is not None and s.o.idmap for s in plan.mounts):
             from pyruntime.rootfs.idmap import prepare_trees
             fds.idmap_trees = prepare_trees(plan.mounts, plan.spec.linux)

@@ -29,7 +29,7 @@ from pyruntime.lifecycle import sync
 from pyruntime.lifecycle.plan import ContainerPlan
 from pyruntime.process import attributes, launch
 from pyruntime.rootfs import pivot
-from pyruntime.rootfs.cgroupfs import CgroupView
+from pyruntime.rootfs.cgroupfs import CgroupView, own_cgroups
 from pyruntime.rootfs.devices import open_host_null
 from pyruntime.rootfs.mounts import Executor
 
@@ -47,6 +47,7 @@ class InitFds:
     seccomp: object = None     # seccomp.compile.Program, compiled in the parent
     hook_state: dict = field(default_factory=dict)
     wait_fifo: bool = True     # False for exec: run at once
+    no_cgroup: bool = False    # rootless and the host gave no cgroup: views show the init's own
 
 
 def container_state_json(plan: ContainerPlan, status: str, pid: int) -> bytes:
@@ -119,7 +120,8 @@ def _build_rootfs(plan: ContainerPlan, chan: sync.Channel, fds: InitFds) -> int:
         root_fd = os.open(plan.rootfs, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     # the parent's view of the hierarchies: in a new cgroup namespace mountinfo
     # shows the host's cgroup mounts rooted outside it
-    view = CgroupView(plan.cgroup_layout, plan.cgroup_path, plan.ns.has("cgroup"))
+    view = CgroupView(plan.cgroup_layout, plan.cgroup_path, plan.ns.has("cgroup"),
+                      own=own_cgroups(plan.cgroup_layout) if fds.no_cgroup else None)
     null_fd = open_host_null()
     joined = []
     if plan.cgroup_self_join:

@@ -104,7 +104,8 @@ def make_plan(spec: Spec, options: CreateOptions, host: HostFacts) -> ContainerP
         spec=spec,
         rootfs=os.path.normpath(rootfs),
         ns=ns,
-        mounts=tuple(rootplan.plan(spec, options.bundle, can_mknod=not ns.has("user"))),
+        # no device nodes in a user namespace: the container's, or the one a rootless runtime runs in
+        mounts=tuple(rootplan.plan(spec, options.bundle, can_mknod=not (ns.has("user") or options.rootless))),
         cgroup_path=cgpath.resolve(spec.linux.cgroups_path, options.id, options.systemd_cgroup),
         cgroup_layout=host.layout,
         caps=caps,

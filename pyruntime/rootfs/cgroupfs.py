@@ -5,13 +5,17 @@
 - pure v2 without one: a bind of the container's cgroup directory;
 - v1 and hybrid: a tmpfs with one bind per hierarchy of the container's
   directory there (as runc does), plus symlinks for co-mounted controllers.
+
+A rootless container the host gave no cgroup sees the cgroups its init is in
+instead (runc binds the process's own cgroups too).
 """
 from __future__ import annotations
 
 import os
-from pyruntime._dataclasses import dataclass
 
+from pyruntime._dataclasses import dataclass
 from pyruntime.cgroups.layout import V2, Layout
+from pyruntime.fileio import read_text
 from pyruntime.kernel import mount as m
 from pyruntime.rootfs.safepath import fd_path
 
@@ -24,6 +28,25 @@ class CgroupView:
     layout: Layout
     path: str          # the container's cgroup, relative to each hierarchy root
     cgroupns: bool
+    own: dict | None = None  # no cgroup of its own: hierarchy mount point -> where the init is
+
+    def path_in(self, mount_point: str) -> str:
+        return self.path if self.own is None else self.own.get(mount_point, "/").rstrip("/")
+
+
+def own_cgroups(layout: Layout) -> dict:
+    """Where this process is in each hierarchy (read before a cgroup namespace re-roots it)."""
+    where = {}
+    for line in read_text("/proc/self/cgroup").splitlines():
+        _, controllers, path = line.split(":", 2)
+        if not controllers:
+            if layout.unified:
+                where[layout.unified] = path
+            continue
+        for controller in controllers.split(","):
+            if controller in layout.v1:
+                where[layout.v1[controller]] = path
+    return where
 
 
 def _bind(ex, host_dir: str, target: str, flags: int, readonly: bool) -> None:
@@ -48,7 +71,7 @@ def mount_cgroup_view(ex, s) -> None:
             finally:
                 os.close(fd)
         else:
-            _bind(ex, view.layout.unified + view.path, s.target, flags, readonly)
+            _bind(ex, view.layout.unified + view.path_in(view.layout.unified), s.target, flags, readonly)
         return
     fd = ex._target(s.target)
     try:
@@ -57,12 +80,12 @@ def mount_cgroup_view(ex, s) -> None:
         os.close(fd)
     for mount_point in view.layout.v1_mounts:
         name = os.path.basename(mount_point)
-        _bind(ex, mount_point + view.path, f"{s.target}/{name}", flags, readonly)
+        _bind(ex, mount_point + view.path_in(mount_point), f"{s.target}/{name}", flags, readonly)
         if "," in name:
             for controller in name.split(","):
                 ex.do_Symlink(_Link(f"{s.target}/{controller}", name))
     if view.layout.unified:
-        _bind(ex, view.layout.unified + view.path, f"{s.target}/unified", flags, readonly)
+        _bind(ex, view.layout.unified + view.path_in(view.layout.unified), f"{s.target}/unified", flags, readonly)
     if readonly:
         ex._remount(s.target, flags | m.MS_RDONLY, 0)
 

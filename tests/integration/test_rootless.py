@@ -10,7 +10,9 @@ from __future__ import annotations
 import glob
 import json
 import os
+import shutil
 import subprocess
+import tempfile
 
 import pytest
 
@@ -138,3 +140,40 @@ def test_root_of_a_user_namespace_is_rootless_too(home, rootless_bundle):
     assert proc.stdout.split() == ["0", "0", "1"]  # the outer namespace's root: the user
     assert "the container runs without a cgroup (rootless)" in proc.stderr
     assert no_cgroup_of(cid) and os.listdir(state) == []
+
+
+def test_rootless_podman_drives_pyruntime(home, rootfs_template):
+    """podman as an unprivileged user (a single id mapping: no subuid ranges needed), with
+    pyruntime as its OCI runtime: run, exec, stop, rm through conmon."""
+    image = home / "busybox.tar"
+    subprocess.run(["tar", "-C", os.path.join(rootfs_template, "rootfs"), "-cf", str(image), "."], check=True)
+    os.chmod(image, 0o644)
+    env = {"PATH": os.environ["PATH"], "HOME": str(home), "XDG_RUNTIME_DIR": str(home / "xdg"),
+           "XDG_CONFIG_HOME": str(home / "config")}
+    runroot = tempfile.mkdtemp(prefix="pyrt-")  # podman wants a runroot of at most 50 characters
+    os.chown(runroot, UID, UID)
+    podman = ["setpriv", f"--reuid={UID}", f"--regid={UID}", "--clear-groups", "podman",
+              "--root", str(home / "storage"), "--runroot", runroot, "--storage-driver", "vfs",
+              "--cgroup-manager", "cgroupfs", "--events-backend", "file", "--runtime", PYRUNTIME]
+
+    def user_podman(*args: str) -> str:
+        out = subprocess.run(podman + list(args), env=env, stdin=subprocess.DEVNULL, capture_output=True,
+                             text=True, timeout=60)
+        assert out.returncode == 0, f"podman {' '.join(args)}: {out.stderr}"
+        return out.stdout
+
+    (home / "xdg").mkdir(mode=0o700)
+    os.chown(home / "xdg", UID, UID)
+    try:
+        user_podman("import", str(image), "localhost/busybox:rootless")
+        assert user_podman("run", "--rm", "--network", "none", "localhost/busybox:rootless",
+                           "sh", "-c", "echo hello; id -u").split() == ["hello", "0"]
+        user_podman("run", "-d", "--name", "long", "--network", "none", "localhost/busybox:rootless", "sleep", "600")
+        assert user_podman("exec", "long", "cat", "/proc/1/cmdline") == "sleep\x00600\x00"
+        user_podman("stop", "-t", "1", "long")
+        user_podman("rm", "long")
+        assert user_podman("ps", "-a", "-q") == ""
+    finally:
+        # rootless podman keeps a "pause" process holding its user namespace
+        subprocess.run(["pkill", "-KILL", "-U", str(UID)])
+        shutil.rmtree(runroot, ignore_errors=True)
