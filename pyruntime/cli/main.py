@@ -92,8 +92,6 @@ def _root_of_a_user_namespace() -> bool:
     return in_user_namespace() and os.environ.get("USER", "") != "root"
 
 
-
-
 def version_text() -> str:
     from pyruntime import RUNC_COMPAT, SPEC_VERSION, __version__
     return (f"runc version {RUNC_COMPAT}\n"

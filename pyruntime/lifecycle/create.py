@@ -115,8 +115,8 @@ def create(store: Store, plan: ContainerPlan, raw_config: dict, console_fd: int 
         record = ContainerRecord(
             id=plan.id, bundle=plan.options.bundle, rootfs=plan.rootfs, created=rfc3339_now(),
             pid=init_pid, pid_start=procinfo.start_time(init_pid), config=raw_config,
-            cgroup=manager.describe() if manager is not None else {}, systemd_cgroup=plan.options.systemd_cgroup, owner=os.getuid(),
-            resctrl=resctrl_state)
+            cgroup=manager.describe() if manager is not None else {},
+            systemd_cgroup=plan.options.systemd_cgroup, owner=os.getuid(), resctrl=resctrl_state)
         cdir.write(record)
         if plan.options.pid_file:
             write_pid_file(plan.options.pid_file, init_pid)
