@@ -132,6 +132,12 @@ def main(argv: list[str] | None = None) -> int:
         return fail("interrupted")
     except BrokenPipeError:  # our stdout was closed by the reader (e.g. `| head`)
         return 1
+    except OSError as exc:  # a file operation no caller translated: still the path and the cause
+        import traceback
+        from pyruntime.errors import describe_errno
+        log.debug("".join(traceback.format_exception(exc)))
+        cause = describe_errno(exc.errno) if exc.errno else str(exc)
+        return fail(f"{exc.filename}: {cause}" if exc.filename else cause)
     except Exception as exc:  # a bug: still one line, with the traceback in --debug logs
         import traceback
         log.debug("".join(traceback.format_exception(exc)))

@@ -130,6 +130,8 @@ class Store:
             fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         except FileNotFoundError:
             raise NotFound() from None
+        except OSError as exc:
+            raise from_oserror(exc, "open") from None
         fcntl.flock(fd, fcntl.LOCK_EX if blocking else fcntl.LOCK_EX | fcntl.LOCK_NB)
         if not os.path.isdir(path):  # deleted while we waited for the lock
             os.close(fd)
@@ -158,3 +160,5 @@ class Store:
                           if os.path.isdir(os.path.join(self.root, n)))
         except FileNotFoundError:
             return []
+        except OSError as exc:
+            raise from_oserror(exc, "open") from None

@@ -4,6 +4,7 @@ from __future__ import annotations
 import glob
 import json
 import os
+import subprocess
 
 import pytest
 
@@ -159,3 +160,16 @@ def test_seccomp_listener_nobody_listens_on(runtime, bundle, tmp_path):
         "defaultAction": "SCMP_ACT_ALLOW", "listenerPath": missing,
         "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_NOTIFY"}]}))
     create_fails(runtime, bundle, expect=f"linux.seccomp.listenerPath: connect {missing}: no such file or directory")
+
+
+def test_another_users_containers_are_one_line(runtime, bundle):
+    """An unprivileged caller pointed at root's state: the path and the cause, not a traceback."""
+    bundle.set_args("sleep", "600")
+    cid = runtime.new_id()
+    runtime.run("create", "--bundle", bundle.path, cid, check=True)
+    as_user = ["setpriv", "--reuid=4242", "--regid=4242", "--clear-groups", runtime.binary, "--root", runtime.root]
+    state = subprocess.run(as_user + ["state", cid], capture_output=True, text=True)
+    assert state.returncode == 1 and state.stderr == f"pyruntime: open {runtime.root}/{cid}: permission denied\n"
+    listed = subprocess.run(as_user + ["list"], capture_output=True, text=True)
+    assert listed.returncode == 1 and listed.stderr == f"pyruntime: open {runtime.root}: permission denied\n"
+    runtime.run("delete", "--force", cid, check=True)
