@@ -278,5 +278,9 @@ def _close_quietly(fd: int) -> None:
 def write_pid_file(path: str, pid: int) -> None:
     """Atomically, as runc does: the shim may read it the moment it appears."""
     tmp = os.path.join(os.path.dirname(os.path.abspath(path)), f".{os.path.basename(path)}.tmp")
-    write_bytes(tmp, str(pid).encode())
-    os.rename(tmp, path)
+    try:
+        write_bytes(tmp, str(pid).encode())
+        os.rename(tmp, path)
+    except OSError as exc:
+        from pyruntime.errors import describe_errno
+        raise PyruntimeError(f"--pid-file {path}: {describe_errno(exc.errno)}") from None

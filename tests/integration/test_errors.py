@@ -173,3 +173,8 @@ def test_another_users_containers_are_one_line(runtime, bundle):
     listed = subprocess.run(as_user + ["list"], capture_output=True, text=True)
     assert listed.returncode == 1 and listed.stderr == f"pyruntime: open {runtime.root}: permission denied\n"
     runtime.run("delete", "--force", cid, check=True)
+
+
+def test_pid_file_in_a_missing_directory(runtime, bundle, tmp_path):
+    path = str(tmp_path / "missing" / "pid")
+    create_fails(runtime, bundle, extra=("--pid-file", path), expect=f"--pid-file {path}: no such file or directory")
