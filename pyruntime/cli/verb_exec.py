@@ -66,8 +66,11 @@ def build_process(c, opts: dict, args: list[str]):
     base["user"] = user
     if opts["cap"]:
         caps = {k: list(v) for k, v in (base.get("capabilities") or {}).items()}
+        # never inheritable (CVE-2022-29162); ambient, as runc does, only where the
+        # process already has an inheritable set (without it the kernel refuses ambient)
+        targets = ("bounding", "effective", "permitted") + (("ambient",) if "inheritable" in caps else ())
         for name in opts["cap"]:
-            for which in ("bounding", "effective", "permitted"):
+            for which in targets:
                 caps.setdefault(which, []).append(name)
         base["capabilities"] = caps
     if opts["no_new_privs"]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 
+CAP_KILL = 5
 CAP_SYS_ADMIN = 21
 
 
@@ -34,4 +35,20 @@ def test_exec_cap_never_fills_inheritable(runtime, bundle):
     assert added["CapEff"] >> CAP_SYS_ADMIN & 1 and added["CapPrm"] >> CAP_SYS_ADMIN & 1
     assert added["CapBnd"] >> CAP_SYS_ADMIN & 1
     assert added["CapInh"] == 0 and added["CapAmb"] == 0
+    runtime.run("delete", "--force", cid, check=True)
+
+
+def test_exec_cap_is_ambient_only_beside_an_inheritable_set(runtime, bundle):
+    """runc's rule: with an inheritable set in the spec, --cap is raised in ambient too
+    (the kernel allows it only for a capability that is also inheritable)."""
+    bundle.set_args("sleep", "600")
+    bundle.edit(lambda c: c["process"]["capabilities"].update(inheritable=["CAP_KILL"]))
+    cid = runtime.new_id()
+    runtime.run("run", "-d", "--bundle", bundle.path, cid, check=True)
+    raw = capability_sets(runtime.output("exec", "--cap", "CAP_KILL", cid, "grep", "^Cap", "/proc/self/status"))
+    assert raw["CapAmb"] == 1 << CAP_KILL and raw["CapInh"] == 1 << CAP_KILL
+    admin = runtime.run("exec", "--cap", "CAP_SYS_ADMIN", cid, "grep", "^Cap", "/proc/self/status")
+    assert admin.returncode == 0  # ambient refused by the kernel: a warning, as in runc
+    sets = capability_sets(admin.stdout.decode())
+    assert sets["CapEff"] >> CAP_SYS_ADMIN & 1 and sets["CapAmb"] == 0
     runtime.run("delete", "--force", cid, check=True)
