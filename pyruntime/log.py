@@ -17,12 +17,20 @@ import time
 
 from pyruntime import fastjson
 
-_config = {"path": "", "format": "text", "debug": False}
+_config = {"fd": -1, "format": "text", "debug": False}
 LEVELS = ("debug", "info", "warning", "error")
 
 
 def configure(path: str = "", fmt: str = "text", debug: bool = False) -> None:
-    _config.update(path=path, format=fmt, debug=debug)
+    """Open --log at once, as runc does: a file it cannot write is an error before any work
+    (the caller, e.g. containerd, would otherwise look for our errors there in vain)."""
+    _config.update(format=fmt, debug=debug)
+    if path:
+        try:
+            _config["fd"] = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        except OSError as exc:
+            from pyruntime.errors import PyruntimeError, describe_errno
+            raise PyruntimeError(f"--log {path}: {describe_errno(exc.errno)}") from None
 
 
 def _now() -> str:
@@ -38,16 +46,12 @@ def format_entry(level: str, msg: str, fmt: str) -> str:
 def emit(level: str, msg: str) -> None:
     if level == "debug" and not _config["debug"]:
         return
-    if not _config["path"] and not _config["debug"] and level != "warning":
+    if _config["fd"] < 0 and not _config["debug"] and level != "warning":
         return  # nowhere to go (see below): not even worth formatting
     line = format_entry(level, msg, _config["format"]) + "\n"
-    if _config["path"]:
+    if _config["fd"] >= 0:
         try:
-            fd = os.open(_config["path"], os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
-            try:
-                os.write(fd, line.encode())
-            finally:
-                os.close(fd)
+            os.write(_config["fd"], line.encode())
             return
         except OSError:
             pass  # fall back to stderr rather than lose the entry

@@ -178,3 +178,12 @@ def test_another_users_containers_are_one_line(runtime, bundle):
 def test_pid_file_in_a_missing_directory(runtime, bundle, tmp_path):
     path = str(tmp_path / "missing" / "pid")
     create_fails(runtime, bundle, extra=("--pid-file", path), expect=f"--pid-file {path}: no such file or directory")
+
+
+def test_a_log_file_that_cannot_be_opened(runtime, tmp_path):
+    """As runc: --log is opened first, so a caller reading it for errors never looks in vain."""
+    missing = str(tmp_path / "missing" / "log.json")
+    proc = subprocess.run([runtime.binary, "--root", runtime.root, "--log", missing, "list"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 1
+    assert proc.stderr == f"pyruntime: --log {missing}: no such file or directory\n"
