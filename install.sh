@@ -10,10 +10,13 @@
 #     modules are built against, python3-venv, and busybox-static (demo rootfs);
 #  2. a venv at $PREFIX (default /opt/pyruntime) made from Debian's
 #     /usr/bin/python3, and `pip install .` into it (compiles the cffi modules);
-#  3. /usr/local/bin/pyruntime: a launcher that starts Python isolated and
-#     without the site machinery (-I -S): no pyenv shim, no .pth processing,
-#     ~10 ms instead of ~50 ms, and nothing from the caller's environment
-#     (PYTHONPATH...) can change the code a runtime runs as root;
+#  3. /usr/local/bin/pyruntime: a small C launcher (tools/launcher.c) that runs
+#     the venv's private copy of the interpreter from a read-only, detached
+#     mount (no container can ever write the executable it sees as
+#     /proc/self/exe), isolated and without the site machinery (-I -S): no
+#     pyenv shim, no .pth processing, ~10 ms instead of ~50 ms, and nothing from
+#     the caller's environment (PYTHONPATH...) changes the code a runtime runs
+#     as root; $PREFIX/launcher.py is the Python side;
 #  4. compiles every module into one code file read at start-up
 #     (see pyruntime/_codeblob.py);
 #  5. a demo bundle at /var/lib/pyruntime/demo (busybox rootfs).
@@ -36,9 +39,16 @@ if [ -n "$need" ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $need >/dev/null
 fi
 
+# --copies: the runtime's interpreter is its own file, not the host's shared
+# /usr/bin/python3 (the launcher seals it read-only; see tools/launcher.c). A
+# venv from before that links to the shared one: make it anew.
+if [ -L "$PREFIX/venv/bin/python3" ]; then
+  say "replacing $PREFIX/venv (it links to the shared interpreter)"
+  rm -rf "$PREFIX/venv"
+fi
 if [ ! -x "$PREFIX/venv/bin/python3" ]; then
   say "creating $PREFIX/venv"
-  /usr/bin/python3 -m venv "$PREFIX/venv"
+  /usr/bin/python3 -m venv --copies "$PREFIX/venv"
 fi
 py="$PREFIX/venv/bin/python3"
 pip_log=$(mktemp)
@@ -58,9 +68,8 @@ rm -f "$pip_log"
 # and where its dependencies are (_cffi_backend, jsonschema)
 pkgdir=$(cd / && "$py" -c 'import os, pyruntime; print(os.path.dirname(os.path.dirname(pyruntime.__file__)))')
 sitedir=$(cd / && "$py" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
-cat > "$BIN.tmp" <<LAUNCHER
-#!$py -IS
-# pyruntime launcher written by install.sh: isolated (-I) and without site (-S)
+cat > "$PREFIX/launcher.py.tmp" <<LAUNCHER
+# pyruntime's Python entry, written by install.sh and run by the launcher $BIN
 import gc, sys
 gc.disable()  # a short-lived command: collections only cost start-up time
 sys.path[:0] = ["$pkgdir"]$( [ "$pkgdir" = "$sitedir" ] || printf '\nsys.path.append("%s")' "$sitedir")
@@ -69,6 +78,9 @@ _codeblob.install()
 from pyruntime.cli.main import entry
 entry()
 LAUNCHER
+mv "$PREFIX/launcher.py.tmp" "$PREFIX/launcher.py"
+gcc -O2 -Wall -Werror -o "$BIN.tmp" "$here/tools/launcher.c" \
+  -DINTERPRETER="\"$py\"" -DSCRIPT="\"$PREFIX/launcher.py\""
 chmod 755 "$BIN.tmp" && mv "$BIN.tmp" "$BIN"
 # -X no_debug_ranges: code without column positions (tracebacks keep their line numbers), a
 # tenth less to read and unmarshal at every start
