@@ -12,7 +12,9 @@ neither reading nor memory (and every page of memory a command touches is a
 page fault, and a page copied when it forks). The file also holds each
 module's dataclass ``__init__`` code (see ``_dataclasses``), made by
 importing every module once at build time. Its descriptor stays open
-(close-on-exec: never inherited by a container program).
+(close-on-exec) in the runtime's own process; a child that enters a container
+closes it first (``close``, from ``lifecycle.boundary``), so no container
+ever reaches the file through /proc/<pid>/fd.
 
 Staleness cannot serve old code: every entry records its source's
 ``(mtime_ns, size)`` and a module whose source differs (an editable install
@@ -112,6 +114,17 @@ def install(path: str = PATH, package: str = "pyruntime") -> bool:
     _entries.update(entries)
     sys.meta_path.insert(0, _Finder)
     return True
+
+
+def close() -> None:
+    """Stop serving modules and close the file (a forked child, before it enters a container)."""
+    global _fd
+    if _Finder in sys.meta_path:
+        sys.meta_path.remove(_Finder)
+    _entries.clear()
+    if _fd >= 0:
+        os.close(_fd)
+        _fd = -1
 
 
 def build(package_dir: str, path: str = PATH) -> int:

@@ -33,6 +33,14 @@ def configure(path: str = "", fmt: str = "text", debug: bool = False) -> None:
             raise PyruntimeError(f"--log {path}: {describe_errno(exc.errno)}") from None
 
 
+def close_file() -> None:
+    """Close --log in a forked child before it enters a container (lifecycle.boundary):
+    a container must not reach the host's log file through /proc/<pid>/fd."""
+    if _config["fd"] >= 0:
+        os.close(_config["fd"])
+        _config["fd"] = -1
+
+
 def _now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 

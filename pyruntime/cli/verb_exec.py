@@ -102,6 +102,7 @@ def _exec(ctx, opts: dict, args: list[str]) -> int:
     from pyruntime.lifecycle import exec as execmod
     from pyruntime.model import parse as modelparse
     from pyruntime.process import caps as capsmod
+    from pyruntime.process.attributes import check_lsm
     from pyruntime.state.status import PAUSED, require
     c = open_container(ctx, args[0])
     try:
@@ -109,6 +110,7 @@ def _exec(ctx, opts: dict, args: list[str]) -> int:
         if not (status == PAUSED and opts["ignore_paused"]):
             require(status, "exec", c.id)
         process = build_process(c, opts, args[1:])
+        check_lsm(process)  # here, on the host: the process could not even look once inside
         spec = modelparse.spec(c.record.config)
         caps, _ = capsmod.plan(process.capabilities)
         manager = c.manager()

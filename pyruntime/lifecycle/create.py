@@ -14,7 +14,7 @@ from pyruntime import __version__, cgroups, log
 from pyruntime._dataclasses import dataclass
 from pyruntime.errors import CgroupError, PyruntimeError
 from pyruntime.fileio import write_bytes
-from pyruntime.lifecycle import init, stage1, sync
+from pyruntime.lifecycle import boundary, init, stage1, sync
 from pyruntime.lifecycle.plan import ContainerPlan, CreateOptions, HostFacts, make_plan
 from pyruntime.lifecycle.undo import Undo
 from pyruntime.namespaces import enter
@@ -44,7 +44,8 @@ def load_plan(options: CreateOptions) -> tuple[ContainerPlan, dict]:
     if not os.path.isdir(_rootfs_of(spec, bundle)):
         raise PyruntimeError(f"root.path: rootfs {_rootfs_of(spec, bundle)} does not exist or is not a directory")
     check_host_features(spec)
-    plan = make_plan(spec, options, HostFacts(cgroups.detect()))
+    from pyruntime.process.caps import last_cap
+    plan = make_plan(spec, options, HostFacts(cgroups.detect(), last_cap()))
     if not plan.ns.has("user"):  # in a user namespace of its own the init holds every capability
         from pyruntime.process.caps import check_available
         check_available(plan.caps)
@@ -72,8 +73,8 @@ def create(store: Store, plan: ContainerPlan, raw_config: dict, console_fd: int 
             undo.callback(unmount_below, plan.rootfs)
         manager = _make_cgroup(plan, undo)
 
-        init.preload(plan)
-        fds = _init_fds(plan, cdir.path, undo, console_fd)
+        boundary.preload_for_init(plan)
+        fds = _init_fds(plan, cdir.fifo_path, undo, console_fd)
         fds.no_cgroup = manager is None
         if any(getattr(s, "o", None) is not None and s.o.idmap for s in plan.mounts):
             from pyruntime.rootfs.idmap import prepare_trees
@@ -91,6 +92,7 @@ def create(store: Store, plan: ContainerPlan, raw_config: dict, console_fd: int 
         direct = stage1.can_skip(plan.ns, joined)
         first_pid = stage1.clone_init(plan.ns, cgroup_fd) if direct else os.fork()
         if first_pid == 0:
+            boundary.cross()
             parent.close()
             cdir.close()  # its flock is shared by fork: holding it would lock out every later command
             if direct:
@@ -121,7 +123,7 @@ def create(store: Store, plan: ContainerPlan, raw_config: dict, console_fd: int 
         if plan.options.pid_file:
             write_pid_file(plan.options.pid_file, init_pid)
         undo.pop_all()
-    for fd in (fds.console, fds.notify, fds.state_dir, *(fd for _, fd in fds.cgroup_tasks),
+    for fd in (fds.console, fds.notify, fds.exec_fifo, *(fd for _, fd in fds.cgroup_tasks),
                *fds.idmap_trees.values()):
         if fd >= 0:
             os.close(fd)
@@ -170,10 +172,10 @@ def _cgroup_resources(plan: ContainerPlan):
     return replace(res, devices=effective_rules(res.devices, plan.spec.linux.devices))
 
 
-def _init_fds(plan: ContainerPlan, state_dir: str, undo, console_fd: int = -1) -> init.InitFds:
+def _init_fds(plan: ContainerPlan, fifo_path: str, undo, console_fd: int = -1) -> init.InitFds:
     fds = init.InitFds(preserve=plan.options.preserve_fds)
-    fds.state_dir = os.open(state_dir, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
-    undo.callback(_close_quietly, fds.state_dir)
+    fds.exec_fifo = os.open(fifo_path, os.O_PATH | os.O_CLOEXEC)
+    undo.callback(_close_quietly, fds.exec_fifo)
     if plan.spec.process.terminal and console_fd >= 0:
         fds.console = os.dup(console_fd)
         undo.callback(_close_quietly, fds.console)

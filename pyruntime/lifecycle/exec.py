@@ -19,7 +19,7 @@ from pyruntime import log
 from pyruntime._dataclasses import dataclass, field
 from pyruntime.errors import PyruntimeError
 from pyruntime.kernel import proc
-from pyruntime.lifecycle import sync
+from pyruntime.lifecycle import boundary, sync
 from pyruntime.lifecycle.stage1 import fork_after_report
 from pyruntime.lifecycle.container import Container
 from pyruntime.model.config import Process, Spec
@@ -70,12 +70,13 @@ def run(c: Container, plan: ExecPlan) -> int:
         tasks = open_tasks_files(plan.cgroup_dirs)
         if plan.unified_dir:
             cgroup_fd = os.open(plan.unified_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    _preload(plan)
+    boundary.preload_for_exec(plan.spec, plan.process)
     if not plan.detach:
         proc.prctl(proc.PR_SET_CHILD_SUBREAPER, 1)  # the process becomes our child to wait for
     parent, child = sync.Channel.pair()
     stage1_pid = os.fork()
     if stage1_pid == 0:
+        boundary.cross()
         parent.close()
         c.dir.close()
         _stage1(plan, child, joined, cgroup_fd, tasks, cgroupns, console, seccomp)
@@ -127,13 +128,6 @@ def _waits_for_parent(plan: ExecPlan) -> bool:
     """Whether the process waits (CGROUP_DONE) until the parent has placed it: in its
     cgroup when it cannot join by itself, in the container's resctrl group always."""
     return not plan.self_join or bool(plan.resctrl)
-
-
-def _preload(plan: ExecPlan) -> None:
-    """Imports the child needs after it joined the container's mount namespace."""
-    from pyruntime.seccomp import load  # noqa: F401
-    if plan.process.terminal:
-        import _socket  # noqa: F401
 
 
 def _stage1(plan: ExecPlan, chan: sync.Channel, joined, cgroup_fd: int, tasks, cgroupns: int,

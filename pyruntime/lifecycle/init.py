@@ -13,9 +13,9 @@ Order (runc's standard_init, with the reasons that fix it):
  7. startContainer hooks, seccomp as the very last step, execve.
 
 Everything this process needs is imported before it is forked (module
-level, or ``preload`` for what only some configs use): after pivot_root the
-host's Python library is unreachable, and before it every import would be
-time on the container's start-up path.
+level, or ``boundary.preload_for_init`` for what only some configs use): the
+process imports nothing once forked (``boundary.cross``), because every path
+it could import from may be the image's.
 """
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ from pyruntime.rootfs.mounts import Executor
 @dataclass
 class InitFds:
     """Descriptors the init inherits from the parent (all close-on-exec)."""
-    state_dir: int = -1        # O_PATH of the state dir: exec.fifo is opened through it
+    exec_fifo: int = -1        # O_PATH of exec.fifo itself: never a directory of the host
     console: int = -1          # connected --console-socket
     notify: int = -1           # connected seccomp listener socket
     preserve: int = 0          # fds 3..3+N-1 pass into the container
@@ -70,31 +70,10 @@ def main(plan: ContainerPlan, chan: sync.Channel, fds: InitFds) -> None:
         chan.send(sync.READY, warnings=warnings)
         chan.close()
         if fds.wait_fifo:
-            _wait_for_start(fds.state_dir)
+            _wait_for_start(fds.exec_fifo)
         _exec(plan, target, env, fds)
     except BaseException as exc:  # noqa: BLE001 - report, then exit
         sync.fail_child(chan, exc)
-
-
-def preload(plan: ContainerPlan) -> None:
-    """Import, in the parent before fork, what this config needs later in the init."""
-    hooks = plan.spec.hooks
-    if hooks.create_container or hooks.start_container:
-        import pyruntime.process.hooks  # noqa: F401
-        import subprocess  # noqa: F401
-    if plan.spec.process.terminal or (plan.spec.linux.seccomp and plan.spec.linux.seccomp.listener_path):
-        import pyruntime.process.console  # noqa: F401
-        import _socket  # noqa: F401  (fdpass sends the pty master / notify fd after pivot_root)
-    if plan.ns.creates("network"):
-        import pyruntime.namespaces.loopback  # noqa: F401
-    if plan.spec.linux.sysctl:
-        import pyruntime.namespaces.sysctl  # noqa: F401
-    if plan.spec.linux.seccomp is not None:
-        import pyruntime.seccomp.load  # noqa: F401
-    if any(getattr(step, "o", None) is not None and step.o.tmpcopyup for step in plan.mounts):
-        import pyruntime.rootfs.copyup  # noqa: F401
-    if any(getattr(step, "o", None) is not None and step.o.idmap for step in plan.mounts):
-        import pyruntime.rootfs.idmap  # noqa: F401
 
 
 def host_pid() -> int:
@@ -233,14 +212,25 @@ def _finish_process(plan: ContainerPlan, fds: InitFds, warnings: list[str]) -> t
     return launch.prepare(plan.spec.process, plan.caps, plan.spec, fds.seccomp, fds.preserve, warnings)
 
 
-def _wait_for_start(state_dir: int) -> None:
-    """Block until ``start`` opens exec.fifo for reading, then tell it we are going."""
-    fd = os.open("exec.fifo", os.O_WRONLY | os.O_CLOEXEC, dir_fd=state_dir)
+def _wait_for_start(fifo: int) -> None:
+    """Block until ``start`` opens exec.fifo for reading, then tell it we are going.
+
+    The init holds only the fifo (O_PATH), reopened for writing through
+    /proc/self/fd as runc does: a directory fd would let a container that can
+    look at /proc/1/fd walk up into the host. That /proc is the container's,
+    and the init is already the container's user: it can redirect nothing the
+    user could not reach anyway.
+    """
+    try:
+        fd = os.open(f"/proc/self/fd/{fifo}", os.O_WRONLY | os.O_CLOEXEC)
+    except OSError as exc:
+        raise PyruntimeError(f"exec.fifo: reopening through /proc/self/fd: {describe_errno(exc.errno)} "
+                             "(the container needs /proc mounted)") from None
+    os.close(fifo)
     try:
         os.write(fd, b"0")
     finally:
         os.close(fd)
-    os.close(state_dir)
 
 
 def _exec(plan: ContainerPlan, target: str, env: dict[str, str], fds: InitFds) -> None:

@@ -40,9 +40,9 @@ class CreateOptions:
 
 @dataclass(frozen=True)
 class HostFacts:
-    """What the plan needs to know about the machine."""
+    """What the plan needs to know about the machine (read on the host, by the parent)."""
     layout: Layout
-    last_cap: int = 40
+    last_cap: int
 
 
 @dataclass(frozen=True)

@@ -17,17 +17,19 @@ def release_init(c: Container) -> None:
 
     The open is non-blocking and the wait also watches a pidfd of the init,
     so an init that died after create is reported instead of waited on forever.
+    The pidfd is taken first: once the fifo is open the program may run, exit
+    and be reaped by the caller before a pidfd_open could find it.
     """
     record = c.record
     try:
-        fifo = os.open(c.dir.fifo_path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-    except FileNotFoundError:
-        raise StateError("cannot start an already running container") from None
+        pidfd = kfd.pidfd_open(record.pid)
+    except PyruntimeError:
+        raise StateError("cannot start a container whose init has exited") from None
     try:
         try:
-            pidfd = kfd.pidfd_open(record.pid)
-        except PyruntimeError:
-            raise StateError("cannot start a container whose init has exited") from None
+            fifo = os.open(c.dir.fifo_path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        except FileNotFoundError:
+            raise StateError("cannot start an already running container") from None
         try:
             poller = select.poll()
             poller.register(fifo, select.POLLIN)
@@ -44,9 +46,9 @@ def release_init(c: Container) -> None:
                 if pidfd in ready:
                     raise StateError("container init exited before it could start")
         finally:
-            os.close(pidfd)
+            os.close(fifo)
     finally:
-        os.close(fifo)
+        os.close(pidfd)
     try:
         os.unlink(c.dir.fifo_path)
     except OSError as exc:

@@ -19,15 +19,22 @@ from pyruntime.model.names import CAPABILITIES, capability_number
 
 @dataclass(frozen=True)
 class CapPlan:
-    """Masks per set; None means 'leave as is' (the set was not configured)."""
+    """Masks per set; None means 'leave as is' (the set was not configured).
+
+    ``last`` is the host's cap_last_cap, read by the parent on the host: the
+    container's /proc may show anything (a mount over it), and a smaller number
+    there would leave the higher capabilities in the bounding set.
+    """
     bounding: int | None
     effective: int
     permitted: int
     inheritable: int
     ambient: int
+    last: int
 
 
 def last_cap() -> int:
+    """The highest capability this kernel knows; read in the parent, on the host."""
     try:
         return int(read_bytes("/proc/sys/kernel/cap_last_cap"))
     except OSError:
@@ -59,6 +66,7 @@ def plan(caps: Capabilities | None, at: str = "process.capabilities",
         permitted=mask(caps.permitted, f"{at}.permitted", last, warnings),
         inheritable=mask(caps.inheritable, f"{at}.inheritable", last, warnings),
         ambient=mask(caps.ambient, f"{at}.ambient", last, warnings),
+        last=last,
     ), warnings
 
 

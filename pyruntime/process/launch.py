@@ -16,7 +16,7 @@ from pyruntime.errors import PyruntimeError
 from pyruntime.kernel import fd as kfd, proc
 from pyruntime.model.config import Process, Spec
 from pyruntime.process import attributes, caps as capsmod, execpath, identity, rlimits
-from pyruntime.rootfs import safepath
+from pyruntime.rootfs import procfs, safepath
 
 CAP_SYS_ADMIN = 21
 
@@ -95,13 +95,15 @@ def prepare(process: Process, caps: capsmod.CapPlan, spec: Spec, seccomp: Seccom
     env = execpath.env_dict(process.env)
     if seccomp is not None and not (process.no_new_privileges or caps.effective >> CAP_SYS_ADMIN & 1):
         seccomp.load()  # must be while privileged: no no_new_privs, no CAP_SYS_ADMIN after
-    last = capsmod.last_cap()
-    capsmod.drop_bounding(caps, last)
-    identity.become(process.user, lambda: capsmod.apply_sets(caps, last, warnings))
+    capsmod.drop_bounding(caps, caps.last)
+    identity.become(process.user, lambda: capsmod.apply_sets(caps, caps.last, warnings))
     if process.no_new_privileges:
         proc.prctl(proc.PR_SET_NO_NEW_PRIVS, 1)
     if "HOME" not in env:
         env["HOME"] = execpath.home_of(process.user.uid)
+    # the private procfs is unmasked (sysrq-trigger, writable sys/): closed before the
+    # container can run anything that might look at this process's fds
+    procfs.close_private()
     return execpath.lookup(process.args[0], env), env
 
 

@@ -11,7 +11,7 @@ import os
 import stat
 
 from pyruntime.errors import PyruntimeError, SyscallError
-from pyruntime.kernel import mount as m
+from pyruntime.kernel import fd as kfd, mount as m
 from pyruntime.rootfs import plan as p, safepath
 from pyruntime.rootfs.safepath import fd_path
 
@@ -55,7 +55,18 @@ class Executor:
                 raise exc.within(what) if what else exc
 
     # -- targets ---------------------------------------------------------
-    def _target(self, path: str, as_file: bool = False) -> int:
+    def _target(self, path: str, as_file: bool = False, proc_mount: bool = False) -> int:
+        """An fd of the mount target, checked by what it resolved to (not the configured
+        string): never inside /proc but where the plan allows it (rootfs.plan.proc_refusal)."""
+        fd = self._open_or_make(path, as_file)
+        where = safepath.path_in_root(self.root_fd, fd)
+        why = p.proc_refusal(where or "/", proc_mount, kfd.fstatfs_type(fd) == kfd.PROC_SUPER_MAGIC)
+        if why:
+            os.close(fd)
+            raise PyruntimeError(f"{path} resolves to {where or 'a procfs file'}: {why}")
+        return fd
+
+    def _open_or_make(self, path: str, as_file: bool) -> int:
         try:
             return safepath.open_in_root(self.root_fd, path)
         except SyscallError as exc:
@@ -71,7 +82,7 @@ class Executor:
 
     # -- steps -----------------------------------------------------------
     def do_FsMount(self, s: p.FsMount) -> None:
-        target = self._target(s.target)
+        target = self._target(s.target, proc_mount=s.fstype == "proc")
         try:
             if s.o.tmpcopyup:
                 self._tmpfs_copyup(s, target)

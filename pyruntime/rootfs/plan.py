@@ -123,13 +123,28 @@ PROC_OVERRIDABLE = {"/proc/cpuinfo", "/proc/diskstats", "/proc/meminfo", "/proc/
                     "/proc/net/dev", "/proc/sys/kernel/ns_last_pid"}
 
 
+def proc_refusal(where: str, is_proc_mount: bool, on_procfs: bool = False) -> str:
+    """Why a mount may not land at ``where`` (a path inside the root), or "" when it may.
+
+    The plan asks with the configured destination; the init asks again with
+    what the destination resolved to, image symlinks followed inside the root,
+    and whether that is on procfs: an image's ``/dev -> /proc/sys/kernel``
+    must not turn the default /dev tmpfs into a writable /proc/sys/kernel.
+    """
+    where = os.path.normpath("/" + where.lstrip("/"))
+    if where == "/proc":
+        return "" if is_proc_mount else "only a proc filesystem may be mounted on /proc"
+    if where in PROC_OVERRIDABLE:
+        return ""
+    if where.startswith("/proc/") or on_procfs:
+        return f"{where} is inside /proc and cannot be mounted over"
+    return ""
+
+
 def check_proc_target(step) -> None:
-    target = os.path.normpath("/" + step.target.lstrip("/"))
-    if target == "/proc":
-        if not (isinstance(step, FsMount) and step.fstype == "proc"):
-            raise ConfigError([f"{step.field}.destination: only a proc filesystem may be mounted on /proc"])
-    elif target.startswith("/proc/") and target not in PROC_OVERRIDABLE:
-        raise ConfigError([f"{step.field}.destination: {target} is inside /proc and cannot be mounted over"])
+    why = proc_refusal(step.target, isinstance(step, FsMount) and step.fstype == "proc")
+    if why:
+        raise ConfigError([f"{step.field}.destination: {why}"])
 
 
 def has_dev_bind(mounts: tuple[Mount, ...]) -> bool:

@@ -30,6 +30,18 @@ def fd_path(fd: int) -> str:
     return f"/proc/self/fd/{fd}"
 
 
+def path_in_root(root_fd: int, fd: int) -> str | None:
+    """Where ``fd`` is, as a path inside the root ``root_fd``; None when that cannot be told."""
+    try:
+        root, there = os.readlink(fd_path(root_fd)), os.readlink(fd_path(fd))
+    except OSError:
+        return None
+    if there == root:
+        return "/"
+    prefix = root.rstrip("/") + "/"
+    return "/" + there[len(prefix):] if there.startswith(prefix) else None
+
+
 def _openat2(root_fd: int, path: str, flags: int, mode: int = 0) -> int:
     global _has_openat2
     if _has_openat2:

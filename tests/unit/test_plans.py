@@ -11,7 +11,7 @@ from pyruntime.model import spec_from_dict
 from pyruntime.namespaces.plan import FLAGS
 from pyruntime.rootfs import plan as rp
 
-HOST = HostFacts(Layout("hybrid", {"memory": "/sys/fs/cgroup/memory"}, "/sys/fs/cgroup/unified"))
+HOST = HostFacts(Layout("hybrid", {"memory": "/sys/fs/cgroup/memory"}, "/sys/fs/cgroup/unified"), 40)
 
 
 def plan_for(doc, **options):

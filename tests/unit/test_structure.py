@@ -119,7 +119,7 @@ def test_create_path_imports_no_heavy_modules(tmp_path):
         "from pyruntime.lifecycle.plan import CreateOptions\n"
         "import pyruntime.lifecycle.start, pyruntime.cli.verb_run\n"
         f"plan, doc = load_plan(CreateOptions(id='x', bundle={str(bundle)!r}))\n"
-        "from pyruntime.lifecycle import init; init.preload(plan)")
+        "from pyruntime.lifecycle import boundary; boundary.preload_for_init(plan)")
     top = {m.split(".")[0] for m in loaded}
     # beyond the heavy ones: re (~5 ms with its compiler), dataclasses and contextlib (with
     # collections, functools, enum): pyruntime has lean stand-ins (model/patterns, _dataclasses, lifecycle/undo)
