@@ -49,10 +49,7 @@ def run(c: Container, plan: ExecPlan) -> int:
     from pyruntime.lifecycle.create import write_pid_file
     joined, cgroupns = enter.split_cgroup(enter.open_of_process(
         plan.init_pid, ("user", "ipc", "uts", "network", "pid", "cgroup", "time", "mount")))
-    seccomp = None
-    if plan.spec.linux.seccomp is not None:
-        from pyruntime.seccomp.compile import compile_profile
-        seccomp = launch.Seccomp(compile_profile(plan.spec.linux.seccomp))
+    seccomp = _seccomp_for(c, plan)
     console, proxy = -1, None
     if plan.process.terminal:
         if plan.console_socket:
@@ -84,7 +81,7 @@ def run(c: Container, plan: ExecPlan) -> int:
     for _, fd in joined + tasks + [("cgroup", cgroupns)]:
         if fd >= 0:
             os.close(fd)
-    for fd in (cgroup_fd, console):
+    for fd in (cgroup_fd, console, seccomp.notify_sock if seccomp is not None else -1):
         if fd >= 0:
             os.close(fd)
     pid = 0
@@ -98,8 +95,8 @@ def run(c: Container, plan: ExecPlan) -> int:
         if plan.resctrl:
             from pyruntime import resctrl
             resctrl.join(plan.resctrl, pid)
-        if _waits_for_parent(plan):
-            parent.send(sync.CGROUP_DONE)
+        if _waits_for_parent(plan, seccomp):
+            parent.send(sync.CGROUP_DONE, pid=pid)
         for warning in parent.wait_for(sync.READY, "exec process").get("warnings", ()):
             log.warning(warning)
     except BaseException:
@@ -124,10 +121,26 @@ def run(c: Container, plan: ExecPlan) -> int:
     return exit_status(wait_for(pid, proxy))
 
 
-def _waits_for_parent(plan: ExecPlan) -> bool:
+def _waits_for_parent(plan: ExecPlan, seccomp) -> bool:
     """Whether the process waits (CGROUP_DONE) until the parent has placed it: in its
-    cgroup when it cannot join by itself, in the container's resctrl group always."""
-    return not plan.self_join or bool(plan.resctrl)
+    cgroup when it cannot join by itself, in the container's resctrl group always; and
+    for its host pid, which a seccomp agent is told and which it cannot see from inside."""
+    return not plan.self_join or bool(plan.resctrl) or (seccomp is not None and seccomp.notify_sock >= 0)
+
+
+def _seccomp_for(c: Container, plan: ExecPlan):
+    """The container's filter, compiled here; with SCMP_ACT_NOTIFY, connected to its agent."""
+    profile = plan.spec.linux.seccomp
+    if profile is None:
+        return None
+    from pyruntime.seccomp.compile import compile_profile
+    program = compile_profile(profile)
+    if not program.notify:
+        return launch.Seccomp(program)
+    from pyruntime.seccomp.notify import connect_listener
+    state = {"id": c.id, "bundle": c.record.bundle, "annotations": plan.spec.annotations,
+             "metadata": profile.listener_metadata}
+    return launch.Seccomp(program, connect_listener(profile.listener_path), state)
 
 
 def _stage1(plan: ExecPlan, chan: sync.Channel, joined, cgroup_fd: int, tasks, cgroupns: int,
@@ -152,8 +165,10 @@ def _process(plan: ExecPlan, chan: sync.Channel, tasks, cgroupns: int, console: 
         if plan.self_join:
             from pyruntime.lifecycle.init import join_cgroup
             join_cgroup(tasks)
-        if _waits_for_parent(plan):
-            chan.wait_for_cgroup_done()
+        if _waits_for_parent(plan, seccomp):
+            done = chan.wait_for_cgroup_done()
+            if seccomp is not None:
+                seccomp.state["host_pid"] = done.get("pid", 0)
         if cgroupns >= 0:
             enter.join([("cgroup", cgroupns)])
         if plan.process.terminal:
