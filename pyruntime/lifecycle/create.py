@@ -96,6 +96,7 @@ def create(store: Store, plan: ContainerPlan, raw_config: dict, console_fd: int 
             parent.close()
             cdir.close()  # its flock is shared by fork: holding it would lock out every later command
             if direct:
+                stage1.close_cgroup_dir(cgroup_fd)
                 stage1.run_init(child, lambda: init.main(plan, child, fds))
             stage1.run(plan.ns, child, joined, lambda: init.main(plan, child, fds), cgroup_fd)
         child.close()
