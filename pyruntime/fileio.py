@@ -36,12 +36,29 @@ def write_once(path: str, data: bytes) -> None:
         os.close(fd)
 
 
-def write_bytes(path: str, data: bytes, mode: int = 0o644) -> None:
-    """Create or truncate ``path`` and write all of ``data``."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, mode)
+def replace_file(path: str, data: bytes, mode: int = 0o644, sync: bool = False) -> None:
+    """Put ``data`` at ``path`` atomically: readers see the old file or the new one, whole.
+
+    The new file is made beside it with O_EXCL | O_NOFOLLOW, so a symlink planted
+    under that name (a --pid-file directory others can write) is never followed, and
+    renamed over ``path`` (rename replaces a symlink there; it does not follow it).
+    ``sync``: on disk before the rename, so a crash cannot leave half a file.
+    """
+    tmp = os.path.join(os.path.dirname(path) or ".", f".{os.path.basename(path)}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, mode)
     try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
-    finally:
-        os.close(fd)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            if sync:
+                os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.rename(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise

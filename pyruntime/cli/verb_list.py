@@ -42,6 +42,10 @@ def run(ctx, verb: str, argv: list[str]) -> int:
             continue
         with cdir:
             c = Container(cdir)
+            if c.damaged:  # one bad file must not hide every other container
+                from pyruntime import log
+                log.warning(f"container {cid}: {c.damaged}")
+                continue
             if c.record is None:
                 continue
             state = c.oci_state()

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from pyruntime import SPEC_VERSION
+from pyruntime.errors import StateError
 from pyruntime.state import procinfo
 from pyruntime.state.status import CREATED, CREATING, PAUSED, RUNNING, STOPPED
 from pyruntime.state.store import ContainerDir, ContainerRecord
@@ -12,7 +13,11 @@ class Container:
 
     def __init__(self, cdir: ContainerDir):
         self.dir = cdir
-        self.record: ContainerRecord | None = cdir.read()
+        self.damaged = ""  # why state.json could not be read (then record is None)
+        try:
+            self.record: ContainerRecord | None = cdir.read()
+        except StateError as exc:
+            self.record, self.damaged = None, str(exc)
         self._manager = None
 
     @property
@@ -31,6 +36,8 @@ class Container:
 
     def status(self) -> str:
         """Worked out from the system each time: a dead init is noticed without being told."""
+        if self.damaged:
+            raise StateError(f"{self.damaged} (delete --force removes what can be found)")
         if self.record is None:
             return CREATING
         if not self.init_alive():

@@ -13,7 +13,7 @@ import os
 from pyruntime import __version__, cgroups, log
 from pyruntime._dataclasses import dataclass
 from pyruntime.errors import CgroupError, PyruntimeError
-from pyruntime.fileio import write_bytes
+from pyruntime.fileio import replace_file
 from pyruntime.lifecycle import boundary, init, stage1, sync
 from pyruntime.lifecycle.plan import ContainerPlan, CreateOptions, HostFacts, make_plan
 from pyruntime.lifecycle.undo import Undo
@@ -279,11 +279,10 @@ def _close_quietly(fd: int) -> None:
 
 
 def write_pid_file(path: str, pid: int) -> None:
-    """Atomically, as runc does: the shim may read it the moment it appears."""
-    tmp = os.path.join(os.path.dirname(os.path.abspath(path)), f".{os.path.basename(path)}.tmp")
+    """Atomically, as runc does: the shim may read it the moment it appears (and never
+    through a symlink someone planted in the directory: see fileio.replace_file)."""
     try:
-        write_bytes(tmp, str(pid).encode())
-        os.rename(tmp, path)
+        replace_file(os.path.abspath(path), str(pid).encode())
     except OSError as exc:
         from pyruntime.errors import describe_errno
         raise PyruntimeError(f"--pid-file {path}: {describe_errno(exc.errno)}") from None

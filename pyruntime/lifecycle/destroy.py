@@ -44,6 +44,9 @@ def delete(c: Container, force: bool = False) -> None:
 
     poststop hooks run last; their failures are warnings (runtime-spec).
     """
+    if c.damaged and force:
+        _salvage(c)
+        return
     status = c.status()
     if status not in (STOPPED, CREATED, CREATING):
         if not force:
@@ -78,6 +81,22 @@ def delete(c: Container, force: bool = False) -> None:
     log.info(f"deleted container {c.id}")
     if errors:
         raise PyruntimeError(f"container {c.id} deleted, but: {errors[0]}")
+
+
+def _salvage(c: Container) -> None:
+    """delete --force of a container whose state.json cannot be read: remove the cgroup
+    its id gives by default (killing what is in it) and the state directory."""
+    from pyruntime import cgroups
+    from pyruntime.cgroups.path import resolve
+    layout = cgroups.detect()
+    for systemd in (False, True):
+        try:
+            cgroups.for_container(layout, resolve("", c.id, systemd), systemd).destroy()
+        except (PyruntimeError, OSError) as exc:
+            log.warning(f"container {c.id}: {exc}")
+    c.dir.remove()
+    log.warning(f"container {c.id}: {c.damaged}: removed its state and the cgroup its id gives by "
+                "default; a cgroupsPath of its own or mounts outside a mount namespace are unknown")
 
 
 def _has_mount_namespace(config: dict) -> bool:

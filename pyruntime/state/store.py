@@ -1,10 +1,13 @@
 """The state directory: one directory per container under ``--root``.
 
 Layout of ``<root>/<id>/``:
-    state.json   the ContainerRecord, replaced atomically (write + rename)
+    state.json   the ContainerRecord (0600: it holds the config's environment),
+                 replaced atomically (new file, fsync, rename)
     exec.fifo    exists from create until start (runc's model): the init
                  blocks opening it for writing; ``start`` opens it to read
 
+The root and each container directory are 0700, as runc's: another local
+user can neither read a container's state nor reach its exec.fifo.
 Commands on one container are serialised with flock(2) on its directory.
 A directory without state.json is a create that is still running or died
 half-way; ``delete`` removes it.
@@ -17,7 +20,7 @@ import time
 
 from pyruntime import fastjson
 from pyruntime.errors import NotFound, StateError, UsageError, from_oserror
-from pyruntime.fileio import read_bytes, write_bytes
+from pyruntime.fileio import read_bytes, replace_file
 
 STATE_FILE = "state.json"
 FIFO = "exec.fifo"
@@ -97,9 +100,8 @@ class ContainerDir:
             raise StateError(f"{self.path}/{STATE_FILE}: unreadable state ({exc})") from None
 
     def write(self, record: ContainerRecord) -> None:
-        tmp = os.path.join(self.path, f".{STATE_FILE}.tmp")
-        write_bytes(tmp, fastjson.dumps(record.to_dict()).encode())
-        os.rename(tmp, os.path.join(self.path, STATE_FILE))
+        replace_file(os.path.join(self.path, STATE_FILE), fastjson.dumps(record.to_dict()).encode(),
+                     0o600, sync=True)
 
     def remove(self) -> None:
         for name in os.listdir(self.path):
@@ -142,8 +144,8 @@ class Store:
         """Make and lock a new container directory; refuses an id that exists."""
         check_id(container_id)
         try:
-            os.makedirs(self.root, mode=0o711, exist_ok=True)
-            os.mkdir(os.path.join(self.root, container_id), 0o711)
+            os.makedirs(self.root, mode=0o700, exist_ok=True)
+            os.mkdir(os.path.join(self.root, container_id), 0o700)
         except FileExistsError:
             raise StateError(f"container with given ID already exists: {container_id}") from None
         except OSError as exc:
