@@ -1,10 +1,11 @@
 """exec: a new process inside a running container.
 
 Same shape as create, smaller: the parent plans (process, capabilities,
-seccomp compiled once), a stage-1 child becomes non-dumpable and joins every
-namespace of the container's init (user first, mount last), then forks the
-process so it is inside the pid (and time) namespace; that child joins the
-container's cgroup, takes its identity and execs. Messages are the ones in
+seccomp compiled once), a stage-1 child becomes non-dumpable, joins the
+container's v1 cgroups and every namespace of the container's init (user
+first, mount last), then forks the process so it is inside the pid (and
+time) namespace, born in the cgroup v2 directory; that child takes its
+identity and execs. Messages are the ones in
 ``sync`` (INIT_PID for the process, CGROUP_DONE with a user namespace, READY).
 
 The runtime process joining the container must never be reachable from it:
@@ -151,20 +152,22 @@ def _stage1(plan: ExecPlan, chan: sync.Channel, joined, cgroup_fd: int, tasks, c
         if affinity is not None and affinity.initial:
             from pyruntime.process.attributes import parse_cpu_list
             os.sched_setaffinity(0, parse_cpu_list(affinity.initial))
+        if plan.self_join:
+            # here, where no container can see us: the tasks files are host files, and the
+            # process forked below is born in these cgroups without ever holding them
+            from pyruntime.lifecycle.init import join_cgroup
+            join_cgroup(tasks)
         enter.join(joined)
         if fork_after_report(chan, cgroup_fd) == 0:
-            _process(plan, chan, tasks, cgroupns, console, seccomp)
+            _process(plan, chan, cgroupns, console, seccomp)
             os._exit(1)
         os._exit(0)
     except BaseException as exc:  # noqa: BLE001
         sync.fail_child(chan, exc)
 
 
-def _process(plan: ExecPlan, chan: sync.Channel, tasks, cgroupns: int, console: int, seccomp) -> None:
+def _process(plan: ExecPlan, chan: sync.Channel, cgroupns: int, console: int, seccomp) -> None:
     try:
-        if plan.self_join:
-            from pyruntime.lifecycle.init import join_cgroup
-            join_cgroup(tasks)
         if _waits_for_parent(plan, seccomp):
             done = chan.wait_for_cgroup_done()
             if seccomp is not None:
