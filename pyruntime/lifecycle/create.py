@@ -191,12 +191,11 @@ def _init_fds(plan: ContainerPlan, fifo_path: str, undo, console_fd: int = -1) -
         from pyruntime.seccomp.compile import compile_profile
         fds.seccomp = compile_profile(seccomp)
         if fds.seccomp.notify:
-            from pyruntime.seccomp.notify import connect_listener
+            from pyruntime.seccomp.notify import agent_state, connect_listener
             fds.notify = connect_listener(seccomp.listener_path)
             undo.callback(_close_quietly, fds.notify)
-            fds.hook_state = {"id": plan.id, "bundle": plan.options.bundle,
-                              "annotations": plan.spec.annotations,
-                              "metadata": seccomp.listener_metadata}
+            fds.hook_state = agent_state(plan.id, plan.options.bundle, plan.spec.annotations,
+                                         seccomp.listener_metadata)
     return fds
 
 

@@ -138,9 +138,8 @@ def _seccomp_for(c: Container, plan: ExecPlan):
     program = compile_profile(profile)
     if not program.notify:
         return launch.Seccomp(program)
-    from pyruntime.seccomp.notify import connect_listener
-    state = {"id": c.id, "bundle": c.record.bundle, "annotations": plan.spec.annotations,
-             "metadata": profile.listener_metadata}
+    from pyruntime.seccomp.notify import agent_state, connect_listener
+    state = agent_state(c.id, c.record.bundle, plan.spec.annotations, profile.listener_metadata)
     return launch.Seccomp(program, connect_listener(profile.listener_path), state)
 
 

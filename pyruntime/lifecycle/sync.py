@@ -18,7 +18,9 @@ They talk over one SOCK_SEQPACKET socketpair, one JSON object per message:
     INIT_PID     stage1   parent   the init is forked; {"pid": host pid}
     CGROUP_DONE  parent   init     with a user namespace only: the parent has put
                                    the init in its cgroup (otherwise the init
-                                   joins by itself, see init.join_cgroup)
+                                   joins by itself, see init.join_cgroup); to
+                                   exec's process also for resctrl, and with a
+                                   seccomp agent: {"pid": its host pid}
     HOOKS        init     parent   mounts are done, before pivot_root: run the
                                    prestart and createRuntime hooks
     HOOKS_DONE   parent   init     those hooks succeeded

@@ -14,6 +14,11 @@ def connect_listener(path: str) -> int:
     return fdpass.connect(path, "linux.seccomp.listenerPath")
 
 
+def agent_state(container_id: str, bundle: str, annotations: dict, metadata: str) -> dict:
+    """What the agent is told about the container (``host_pid`` is added once known)."""
+    return {"id": container_id, "bundle": bundle, "annotations": annotations, "metadata": metadata}
+
+
 def process_state(state: dict, pid: int) -> bytes:
     from pyruntime import SPEC_VERSION
     return fastjson.dumps({
