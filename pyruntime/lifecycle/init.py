@@ -94,7 +94,7 @@ def _join_keyring(container_id: str) -> None:
 def _build_rootfs(plan: ContainerPlan, chan: sync.Channel, fds: InitFds) -> int:
     os.umask(0)
     if plan.ns.has("mount"):
-        root_fd = pivot.prepare_root(plan.rootfs)
+        root_fd = pivot.prepare_root(plan.rootfs, plan.root_propagation)
     else:  # the host's mount namespace: mounts stay below the rootfs, and delete removes them
         root_fd = os.open(plan.rootfs, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     # the parent's view of the hierarchies: in a new cgroup namespace mountinfo
@@ -183,7 +183,7 @@ def _enter_root(plan: ContainerPlan, root_fd: int, fds: InitFds) -> None:
     elif plan.options.no_pivot:
         pivot.move_root(root_fd)
     else:
-        pivot.pivot(root_fd)
+        pivot.pivot(root_fd, plan.root_propagation)
     os.close(root_fd)
     spec = plan.spec
     pivot.finish_root(spec.root.readonly, plan.root_propagation)

@@ -20,8 +20,12 @@ from pyruntime.process import caps as capsplan
 from pyruntime.rootfs import plan as rootplan
 
 # linux.rootfsPropagation: applied to the new "/" only, after pivot_root (0: leave rslave)
+# runc's mapping: the recursive forms are not in runtime-spec's list, but containerd's CRI
+# writes rshared/rslave for pods with Bidirectional/HostToContainer volumes (PRINCIPLES.md)
 PROPAGATION = {"": 0, "slave": m.MS_SLAVE, "private": m.MS_PRIVATE,
-               "shared": m.MS_SHARED, "unbindable": m.MS_UNBINDABLE}
+               "shared": m.MS_SHARED, "unbindable": m.MS_UNBINDABLE,
+               "rslave": m.MS_SLAVE | m.MS_REC, "rprivate": m.MS_PRIVATE | m.MS_REC,
+               "rshared": m.MS_SHARED | m.MS_REC, "runbindable": m.MS_UNBINDABLE | m.MS_REC}
 
 
 @dataclass(frozen=True)

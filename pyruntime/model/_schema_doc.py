@@ -44,11 +44,25 @@ SCHEMA = {'$schema': 'http://json-schema.org/draft-07/schema#',
                                                                                  'properties': {'name': {'type': 'string'}}}},
                                          'cgroupsPath': {'type': 'string'},
                                          'resources': {'$ref': 'https://pyruntime.dev/schema/config.schema.json#/definitions/resources'},
-                                         'rootfsPropagation': {'type': 'string',
+                                         'rootfsPropagation': {'description': 'runtime-spec lists '
+                                                                              'the first four; '
+                                                                              'runc also takes the '
+                                                                              'recursive forms, '
+                                                                              "and containerd's "
+                                                                              'CRI writes rshared '
+                                                                              'and rslave '
+                                                                              '(Bidirectional and '
+                                                                              'HostToContainer '
+                                                                              'volumes)',
+                                                               'type': 'string',
                                                                'enum': ['private',
                                                                         'shared',
                                                                         'slave',
-                                                                        'unbindable']},
+                                                                        'unbindable',
+                                                                        'rprivate',
+                                                                        'rshared',
+                                                                        'rslave',
+                                                                        'runbindable']},
                                          'seccomp': {'type': 'object',
                                                      'properties': {'defaultAction': {'$ref': 'https://pyruntime.dev/schema/config.schema.json#/definitions/seccompAction'},
                                                                     'defaultErrnoRet': {'$ref': 'https://pyruntime.dev/schema/config.schema.json#/definitions/uint32'},

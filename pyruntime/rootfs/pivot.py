@@ -9,13 +9,19 @@ from pyruntime.fileio import read_text
 from pyruntime.kernel import mount as m
 
 
-def prepare_root(rootfs: str) -> int:
+def prepare_root(rootfs: str, propagation: int = 0) -> int:
     """Stop mount events reaching the host, make rootfs a mount point; returns its fd.
 
     The whole tree becomes rslave first, so nothing mounted from here on
     appears on the host; linux.rootfsPropagation is applied after pivot_root.
+    A shared rootfsPropagation (containerd's CRI writes rshared for pods with
+    Bidirectional volumes) keeps the tree shared instead, as runc does: a
+    volume bound from a shared host mount then stays its peer, so mounts made
+    in it reach the host. The rootfs itself is still bound from a private
+    parent, and ``pivot`` makes the old root rslave before detaching it.
     """
-    m.mount(None, "/", None, m.MS_SLAVE | m.MS_REC)
+    shared = propagation & m.MS_SHARED
+    m.mount(None, "/", None, propagation if shared else m.MS_SLAVE | m.MS_REC)
     # pivot_root refuses a new root whose parent mount is shared (rootfsPropagation
     # "shared"), and a private parent keeps the bind below from propagating out
     m.mount(None, parent_mount(os.path.dirname(rootfs)), None, m.MS_PRIVATE)
@@ -47,17 +53,26 @@ def _in_user_namespace() -> bool:
         return False
 
 
-def pivot(root_fd: int) -> None:
+def pivot(root_fd: int, propagation: int = 0) -> None:
     """pivot_root(".", ".") then detach the old root, now stacked on the new one.
 
     The lazy unmount cannot propagate back to the host: prepare_root made the
-    whole tree rslave before anything was mounted. (runc makes the old root
-    rslave again here; that would also reset the propagation the config asked
-    for on the container's own mounts.)
+    whole tree rslave before anything was mounted. A tree kept shared (see
+    prepare_root) is made rslave here first, through an fd of the old root
+    as runc does, so the container's own mounts keep their propagation.
     """
-    os.fchdir(root_fd)
-    m.pivot_root(".", ".")
-    m.umount2(".", m.MNT_DETACH)
+    shared_tree = propagation & m.MS_SHARED
+    old_root = os.open("/", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC) if shared_tree else -1
+    try:
+        os.fchdir(root_fd)
+        m.pivot_root(".", ".")
+        if shared_tree:
+            os.fchdir(old_root)
+            m.mount(None, ".", None, m.MS_SLAVE | m.MS_REC)
+        m.umount2(".", m.MNT_DETACH)
+    finally:
+        if old_root >= 0:
+            os.close(old_root)
     os.chdir("/")
 
 

@@ -262,3 +262,33 @@ def test_bad_device_type(runtime, bundle):
     bundle.edit(lambda c: c["linux"].update(devices=[{"path": "/dev/x", "type": "z"}]))
     code, _, err = run_container(runtime, bundle, "true")
     assert code == 1 and "linux.devices[0].type: must match ^[cbup]$" in err
+
+
+@pytest.mark.parametrize("prop", ["rshared", "rslave"])
+def test_cri_volume_propagation(runtime, bundle, tmp_path, prop):
+    """What containerd's CRI writes (runc's meaning, beyond runtime-spec's list): rootfsPropagation
+    rshared with an rshared volume (Bidirectional): a mount made in the container reaches the host;
+    rslave with an rslave volume (HostToContainer): a mount made on the host reaches the container."""
+    src = tmp_path / "vol"
+    src.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "--make-shared", "tmpfs", str(src)], check=True)
+    try:
+        def configure(c):
+            c["linux"]["rootfsPropagation"] = prop
+            for which in ("bounding", "effective", "permitted"):
+                c["process"]["capabilities"][which].append("CAP_SYS_ADMIN")
+        bundle.edit(configure)
+        add_mount(bundle, destination="/vol", type="bind", source=str(src), options=["rbind", prop])
+        if prop == "rshared":
+            inside(runtime, bundle, "mkdir /vol/inner && mount -t tmpfs inner /vol/inner && touch /vol/inner/made")
+            assert (src / "inner" / "made").exists()
+            return
+        bundle.set_args("sleep", "600")
+        cid = runtime.new_id()
+        runtime.run("run", "-d", "--bundle", bundle.path, cid, check=True)
+        (src / "late").mkdir()
+        subprocess.run(["mount", "-t", "tmpfs", "late", str(src / "late")], check=True)
+        (src / "late" / "made").write_text("")
+        assert runtime.output("exec", cid, "ls", "/vol/late").split() == ["made"]
+    finally:
+        subprocess.run(["umount", "-R", "-l", str(src)], check=True)

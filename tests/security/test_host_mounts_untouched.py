@@ -4,10 +4,14 @@ propagates in (the container's mounts) or out (its unmounts of the host's shared
 The case that matters is a shared host mount with submounts, like /run/netns after
 `ip netns add`: the container's copy of it is unmounted with the old root after
 pivot_root, and only making the whole tree rslave first keeps that unmount local.
+With a shared rootfsPropagation (containerd's CRI writes rshared) the tree stays
+shared, and the old root is made rslave just before it is detached.
 """
 from __future__ import annotations
 
 import subprocess
+
+import pytest
 
 from helpers import run_container
 
@@ -17,7 +21,10 @@ def host_mounts() -> set[str]:
         return {line.split()[4] for line in f}
 
 
-def test_shared_host_mounts_survive_containers(runtime, bundle, tmp_path):
+@pytest.mark.parametrize("propagation", [None, "rshared", "shared", "rslave", "rprivate"])
+def test_shared_host_mounts_survive_containers(runtime, bundle, tmp_path, propagation):
+    if propagation:
+        bundle.edit(lambda c: c["linux"].update(rootfsPropagation=propagation))
     shared = tmp_path / "shared"
     shared.mkdir()
     subprocess.run(["mount", "-t", "tmpfs", "--make-shared", "tmpfs", str(shared)], check=True)
