@@ -30,9 +30,12 @@ def signal_init(c: Container, sig: int) -> None:
 
 def kill(c: Container, sig: int, all_processes: bool = False) -> None:
     status = c.status()
-    require(status, "kill", c.id)
-    if all_processes and c.manager() is not None:
-        c.manager().kill_all(sig)
+    require(status, "kill-all" if all_processes else "kill", c.id)
+    if all_processes:
+        if c.manager() is not None:
+            c.manager().kill_all(sig)
+        elif status != STOPPED:
+            signal_init(c, sig)  # no cgroup (rootless): the init is all we know of
     else:
         signal_init(c, sig)
     if status == PAUSED and sig == SIGKILL and c.manager() is not None:

@@ -14,6 +14,13 @@ ALLOWED = {
     (CREATED, "kill"): CREATED,
     (RUNNING, "kill"): RUNNING,
     (PAUSED, "kill"): PAUSED,
+    # kill --all signals whatever is left in the cgroup, also once the init has exited
+    # (runc 1.1; containerd's shim calls it on every task exit: processes a pod's shared
+    # pid namespace kept alive would otherwise hold the task's output open)
+    (CREATED, "kill-all"): CREATED,
+    (RUNNING, "kill-all"): RUNNING,
+    (PAUSED, "kill-all"): PAUSED,
+    (STOPPED, "kill-all"): STOPPED,
     (CREATED, "exec"): CREATED,
     (RUNNING, "exec"): RUNNING,
     (RUNNING, "pause"): PAUSED,
@@ -30,6 +37,7 @@ ALLOWED = {
 WHY_NOT = {
     "start": "cannot start a container that is {status} (only a created container can start)",
     "kill": "cannot kill a container that is {status}: container not running",
+    "kill-all": "cannot kill a container that is {status}: container not running",
     "exec": "cannot exec in a container that is {status}",
     "pause": "cannot pause a container that is {status}",
     "resume": "cannot resume a container that is {status} (it is not paused)",

@@ -243,3 +243,46 @@ def test_the_readmes_first_command_runs_the_demo(tmp_path):
     assert greeting == "hello from pyruntime: pid 1 in new pid, mount, uts, ipc, network and cgroup namespaces"
     assert {"cgroup", "ipc", "mnt", "net", "pid", "uts"} <= set(listing.split())
     assert os.listdir(tmp_path / "state") == []  # run removed the container it made
+
+
+def cgroup_pids(cid: str) -> list[int]:
+    """The container's processes, from its cgroup (v1 pids or v2)."""
+    for base in ("/sys/fs/cgroup/pids", "/sys/fs/cgroup"):
+        path = os.path.join(base, "pyruntime", cid, "cgroup.procs")
+        if os.path.exists(path):
+            return [int(p) for p in open(path).read().split()]
+    raise AssertionError(f"no cgroup for {cid}")
+
+
+def test_kill_all_of_a_stopped_container_reaches_what_is_left(runtime, bundle, tmp_path):
+    """As runc 1.1: containerd's shim runs `kill --all` on every task exit. In a pod's shared
+    pid namespace the init's children outlive it; they must be signalled, and the command
+    succeed."""
+    bundle.set_args("sleep", "600")
+    pod = runtime.new_id()
+    runtime.run("run", "-d", "--bundle", bundle.path, pod, check=True)
+    pod_pid = runtime.state(pod)["pid"]
+    joined = tmp_path / "joined"
+    subprocess.run(["cp", "-a", bundle.path, str(joined)], check=True)
+    with open(joined / "config.json") as f:
+        config = json.load(f)
+    config["process"]["args"] = ["sh", "-c", "sleep 600 & echo started > /started"]
+    config["linux"]["namespaces"] = [ns if ns["type"] != "pid" else {"type": "pid", "path": f"/proc/{pod_pid}/ns/pid"}
+                                     for ns in config["linux"]["namespaces"]]
+    with open(joined / "config.json", "w") as f:
+        json.dump(config, f)
+    cid = runtime.new_id()
+    runtime.run("run", "-d", "--bundle", str(joined), cid, check=True)
+    deadline = time.monotonic() + 10
+    while runtime.state(cid)["status"] != "stopped" and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert runtime.state(cid)["status"] == "stopped"
+    left = cgroup_pids(cid)
+    assert left, "the init's child should have outlived it"
+    assert runtime.run("kill", cid, "KILL").returncode == 1  # the init itself: not running, as runc
+    proc = runtime.run("kill", "--all", cid, "KILL")
+    assert proc.returncode == 0, proc.stderr
+    deadline = time.monotonic() + 10
+    while cgroup_pids(cid) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert cgroup_pids(cid) == []
