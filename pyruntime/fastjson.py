@@ -28,23 +28,50 @@ def _constant(name: str):
     return {"-Infinity": float("-inf"), "Infinity": float("inf"), "NaN": float("nan")}[name]
 
 
+def _no_constant(name: str):
+    raise ValueError(f"{name} is not JSON")
+
+
+def _unique_keys(pairs: list) -> dict:
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        seen = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise ValueError(f"duplicate key {key!r}")
+            seen.add(key)
+    return out
+
+
+class _Strict(_Context):
+    """What documents a person wrote are held to (config.json, process.json): JSON's
+    literals only (Go, and so runc, refuses NaN), and no key twice (Go would keep the
+    last one but report the first one's type error; silently taking either is wrong)."""
+    parse_constant = staticmethod(_no_constant)
+    object_pairs_hook = staticmethod(_unique_keys)
+
+
 _Context.parse_constant = staticmethod(_constant)
 _scan = _json.make_scanner(_Context)
+_scan_strict = _json.make_scanner(_Strict)
 _encode = _json.make_encoder(None, None, _json.encode_basestring_ascii, None, ":", ",",
                              False, False, True)
 
 
-def loads(data: bytes | str):
+def loads(data: bytes | str, strict: bool = False):
+    """A JSON document; ``strict`` for documents a person wrote (see _Strict)."""
     text = data.decode() if isinstance(data, (bytes, bytearray)) else data
     start = len(text) - len(text.lstrip(_WS))
     try:
-        value, end = _scan(text, start)
+        value, end = (_scan_strict if strict else _scan)(text, start)
     except (StopIteration, ValueError, SystemError):
         # the C scanner reports errors through json.decoder, which we did not import
         # (SystemError "returned NULL"): let the json module find and word the error
         end = -1
     if end < 0 or text[end:].strip(_WS):
         import json  # the slow path, for its error message
+        if strict:
+            return json.loads(text, parse_constant=_no_constant, object_pairs_hook=_unique_keys)
         return json.loads(text)
     return value
 

@@ -66,7 +66,7 @@ def v1_writes(res: Resources, current_memsw: int | None = None) -> list[Write]:
     m = res.memory
     if m is not None:
         limit_w = swap_w = None
-        if m.limit is not None:
+        if m.limit not in (None, 0):  # 0 is no limit, as runc and cgroup v2 here read it
             limit_w = Write("memory", "memory.limit_in_bytes", str(m.limit), f"{R}.memory.limit")
         if m.swap is not None:
             swap_w = Write("memory", "memory.memsw.limit_in_bytes", str(m.swap), f"{R}.memory.swap")

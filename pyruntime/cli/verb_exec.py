@@ -6,6 +6,7 @@ top, as runc does.
 """
 from __future__ import annotations
 
+from pyruntime import log
 from pyruntime.cli.common import open_container
 from pyruntime.cli.flags import Flag, parse
 from pyruntime.errors import PyruntimeError, UsageError
@@ -112,7 +113,10 @@ def _exec(ctx, opts: dict, args: list[str]) -> int:
         process = build_process(c, opts, args[1:])
         check_lsm(process)  # here, on the host: the process could not even look once inside
         spec = modelparse.spec(c.record.config)
-        caps, _ = capsmod.plan(process.capabilities)
+        held = -1 if spec.linux.namespace("user") else capsmod.held_by_runtime()
+        caps, warnings = capsmod.plan(process.capabilities, held=held)
+        for warning in warnings:
+            log.warning(warning)
         manager = c.manager()
         cgroup_dirs, unified = (), ""
         if manager is not None:

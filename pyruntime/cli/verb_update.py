@@ -115,6 +115,10 @@ def run(ctx, verb: str, argv: list[str]) -> int:
         if manager is None:
             raise UsageError(f"container {c.id} has no cgroup to update")
         res = modelparse.resources(doc)
+        problems = validate.resource_problems(res)
+        if problems:
+            from pyruntime.errors import ConfigError
+            raise ConfigError(problems, "resources")
         if res.devices:  # the rules every container needs come along, as at create
             from pyruntime._dataclasses import replace
             from pyruntime.cgroups.devices import effective_rules

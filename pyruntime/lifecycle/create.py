@@ -44,11 +44,8 @@ def load_plan(options: CreateOptions) -> tuple[ContainerPlan, dict]:
     if not os.path.isdir(_rootfs_of(spec, bundle)):
         raise PyruntimeError(f"root.path: rootfs {_rootfs_of(spec, bundle)} does not exist or is not a directory")
     check_host_features(spec)
-    from pyruntime.process.caps import last_cap
-    plan = make_plan(spec, options, HostFacts(cgroups.detect(), last_cap()))
-    if not plan.ns.has("user"):  # in a user namespace of its own the init holds every capability
-        from pyruntime.process.caps import check_available
-        check_available(plan.caps)
+    from pyruntime.process.caps import held_by_runtime, last_cap
+    plan = make_plan(spec, options, HostFacts(cgroups.detect(), last_cap(), held_by_runtime()))
     return plan, doc
 
 

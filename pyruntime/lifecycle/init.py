@@ -209,7 +209,8 @@ def _finish_process(plan: ContainerPlan, fds: InitFds, warnings: list[str]) -> t
     """Everything about the process before it may run: returns (program path, env)."""
     if fds.seccomp is not None:
         fds.seccomp = launch.Seccomp(fds.seccomp, fds.notify, fds.hook_state)
-    return launch.prepare(plan.spec.process, plan.caps, plan.spec, fds.seccomp, fds.preserve, warnings)
+    return launch.prepare(plan.spec.process, plan.caps, plan.spec, fds.seccomp, fds.preserve, warnings,
+                          create_cwd=True)
 
 
 def _wait_for_start(fifo: int) -> None:

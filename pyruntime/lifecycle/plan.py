@@ -47,6 +47,7 @@ class HostFacts:
     """What the plan needs to know about the machine (read on the host, by the parent)."""
     layout: Layout
     last_cap: int
+    held_caps: int = -1  # the runtime's permitted set (-1: not limited, e.g. tests)
 
 
 @dataclass(frozen=True)
@@ -98,7 +99,9 @@ def make_plan(spec: Spec, options: CreateOptions, host: HostFacts) -> ContainerP
     if problems:
         raise ConfigError(problems)
     rootfs = spec.root.path if os.path.isabs(spec.root.path) else os.path.join(options.bundle, spec.root.path)
-    caps, warnings = capsplan.plan(spec.process.capabilities, last=host.last_cap)
+    # in a user namespace of its own the init holds every capability there
+    held = -1 if ns.has("user") else host.held_caps
+    caps, warnings = capsplan.plan(spec.process.capabilities, last=host.last_cap, held=held)
     resctrl = None
     if spec.linux.intel_rdt is not None:
         from pyruntime import resctrl as rdt

@@ -154,6 +154,8 @@ def validate_https___pyruntime_dev_schema_config_schema_json(data, custom_format
                             data__linux__timeOffsets_keys.remove("monotonic")
                             data__linux__timeOffsets__monotonic = data__linux__timeOffsets["monotonic"]
                             validate_https___pyruntime_dev_schema_config_schema_json__definitions_timeoffset(data__linux__timeOffsets__monotonic, custom_formats, (name_prefix or "data") + ".linux.timeOffsets.monotonic")
+                        if data__linux__timeOffsets_keys:
+                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".linux.timeOffsets must not contain "+str(data__linux__timeOffsets_keys)+" properties")
                 if "devices" in data__linux_keys:
                     data__linux_keys.remove("devices")
                     data__linux__devices = data__linux["devices"]

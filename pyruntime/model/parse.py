@@ -64,7 +64,10 @@ def process(d: dict) -> c.Process:
 
 
 def mount(d: dict) -> c.Mount:
-    return c.Mount(destination=d["destination"], type=d.get("type", ""),
+    destination = d["destination"]
+    if not destination.startswith("/"):  # runtime-spec: relative to "/" (deprecated, allowed)
+        destination = "/" + destination
+    return c.Mount(destination=destination, type=d.get("type", ""),
                    source=d.get("source", ""), options=_strs(d.get("options")),
                    uid_mappings=id_mappings(d.get("uidMappings")),
                    gid_mappings=id_mappings(d.get("gidMappings")))

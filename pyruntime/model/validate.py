@@ -37,6 +37,32 @@ def check_schema(doc, source: str = "config.json", wrap: str = "") -> None:
     raise ConfigError(problems, source)
 
 
+def string_problems(doc) -> list[str]:
+    """Strings the kernel cannot take, with their JSON paths: a NUL ends a C string early
+    (a path or argument would silently mean something else), and a lone surrogate has no
+    UTF-8 form. Walked without recursion: the document may be nested thousands deep."""
+    problems = []
+    stack = [((), doc)]
+    while stack:
+        path, node = stack.pop()
+        if isinstance(node, dict):
+            for key, value in node.items():
+                stack.append((path + (key,), value))
+                if isinstance(key, str):
+                    stack.append((path + (f"(key {key!r})",), key))
+        elif isinstance(node, list):
+            stack.extend((path + (i,), value) for i, value in enumerate(node))
+        elif isinstance(node, str):
+            if "\0" in node:
+                problems.append(f"{json_path(path) or '(document)'}: contains a NUL character")
+            else:
+                try:
+                    node.encode()
+                except UnicodeEncodeError:
+                    problems.append(f"{json_path(path) or '(document)'}: not valid Unicode (a lone surrogate)")
+    return sorted(problems)
+
+
 def _wrap(doc, where: str) -> dict:
     whole: dict = {"ociVersion": "1.0.0"}
     node = whole
@@ -117,6 +143,8 @@ def check_semantics(spec: c.Spec, for_create: bool = True) -> None:
     if spec.process is not None:
         problems += process_problems(spec.process, "process")
     problems += mount_problems(spec.mounts)
+    problems += resource_problems(spec.linux.resources)
+    problems += other_problems(spec)
     problems += namespace_problems(spec.linux)
     problems += linux_path_problems(spec.linux)
     problems += sysctl_problems(spec.linux)
@@ -143,11 +171,8 @@ def process_problems(p: c.Process, at: str) -> list[str]:
     for i, entry in enumerate(p.env):
         if "=" not in entry:
             out.append(f"{at}.env[{i}]: must have the form NAME=value, got {entry!r}")
-    if p.capabilities is not None:
-        for which in ("bounding", "effective", "inheritable", "permitted", "ambient"):
-            for i, name in enumerate(getattr(p.capabilities, which) or ()):
-                if names.capability_number(name) is None:
-                    out.append(f"{at}.capabilities.{which}[{i}]: unknown capability {name!r}")
+        elif entry.startswith("="):
+            out.append(f"{at}.env[{i}]: a variable needs a name before '=', got {entry!r}")
     seen = set()
     for i, r in enumerate(p.rlimits):
         if r.type not in names.RLIMITS:
@@ -161,12 +186,44 @@ def process_problems(p: c.Process, at: str) -> list[str]:
 
 
 def mount_problems(mounts: tuple[c.Mount, ...]) -> list[str]:
+    """A relative destination is read relative to "/" (runtime-spec 1.3 allows it; the
+    parser makes it absolute). "/" itself is the container's root, which root.path sets:
+    a mount there would be hidden by pivot_root (runc refuses it too)."""
     out = []
     for i, m in enumerate(mounts):
-        if not m.destination.startswith("/"):
-            out.append(f"mounts[{i}].destination: must be an absolute path, got {m.destination!r}")
+        if bool(m.uid_mappings) != bool(m.gid_mappings):  # config.md: each MUST come with the other
+            have, lack = ("uidMappings", "gidMappings") if m.uid_mappings else ("gidMappings", "uidMappings")
+            out.append(f"mounts[{i}].{lack}: required together with {have}")
         if ".." in m.destination.split("/"):
             out.append(f"mounts[{i}].destination: must not contain '..', got {m.destination!r}")
+        elif m.destination.strip("/") in ("", "."):
+            out.append(f"mounts[{i}].destination: cannot mount over the container's root "
+                       f"(root.path is the root), got {m.destination!r}")
+    return out
+
+
+def resource_problems(res) -> list[str]:
+    """Limits the kernel would silently change or refuse half-way: refused here, before
+    any cgroup exists (runc refuses the shares range too, after writing)."""
+    out = []
+    cpu = res.cpu if res is not None else None
+    if cpu is not None and cpu.shares not in (None, 0):
+        if not 2 <= cpu.shares <= 262144:
+            out.append(f"linux.resources.cpu.shares: the kernel's range is 2-262144, got {cpu.shares}")
+    if cpu is not None and cpu.burst and cpu.quota is not None and 0 < cpu.quota < cpu.burst:
+        # config-linux.md: a positive quota MUST be no smaller than burst
+        out.append(f"linux.resources.cpu.burst: {cpu.burst} is above quota {cpu.quota}")
+    return out
+
+
+def other_problems(spec: c.Spec) -> list[str]:
+    """config.md and config-linux.md MUSTs on the document the schema does not express."""
+    out = []
+    if "" in spec.annotations:
+        out.append("annotations: keys MUST NOT be empty")
+    seccomp = spec.linux.seccomp
+    if seccomp is not None and seccomp.listener_metadata and not seccomp.listener_path:
+        out.append("linux.seccomp.listenerMetadata: MUST NOT be set without listenerPath")
     return out
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from pyruntime._dataclasses import dataclass
 
-from pyruntime.errors import ConfigError
 from pyruntime.fileio import read_bytes
 from pyruntime.kernel import proc
 from pyruntime.model.config import Capabilities
@@ -41,47 +40,49 @@ def last_cap() -> int:
         return len(CAPABILITIES) - 1
 
 
-def mask(names, at: str, last: int, warnings: list[str]) -> int:
+def mask(names, at: str, last: int, warnings: list[str], held: int = -1) -> int:
+    """The set's bits. runtime-spec: a capability that cannot be mapped (unknown name,
+    above this kernel's last) or granted (not held by the runtime) MUST be logged as a
+    warning and SHOULD NOT fail the container: it is left out, as runc does."""
     out = 0
     for name in names or ():
         num = capability_number(name)
         if num is None:
-            raise ConfigError([f"{at}: unknown capability {name!r}"])
-        if num > last:
+            warnings.append(f"{at}: unknown capability {name!r}; ignored")
+        elif num > last:
             warnings.append(f"{at}: {name} is not supported by this kernel; ignored")
-            continue
-        out |= 1 << num
+        elif not held >> num & 1:
+            warnings.append(f"{at}: {name} is not held by the runtime itself, so it cannot be "
+                            "granted; ignored")
+        else:
+            out |= 1 << num
     return out
 
 
+def held_by_runtime() -> int:
+    """The runtime's permitted set: all it can grant a process that has no user namespace."""
+    return proc.capget()[1]
+
+
 def plan(caps: Capabilities | None, at: str = "process.capabilities",
-         last: int | None = None) -> tuple[CapPlan, list[str]]:
-    """An unset capabilities object means no capabilities at all (as runc)."""
+         last: int | None = None, held: int = -1) -> tuple[CapPlan, list[str]]:
+    """An unset capabilities object means no capabilities at all (as runc).
+
+    ``held``: what the runtime may grant (-1: everything, when the process gets a user
+    namespace, where it holds every capability); the bounding set is not limited by it
+    (a bound the runtime lacks is simply absent).
+    """
     last = last_cap() if last is None else last
     warnings: list[str] = []
     caps = caps or Capabilities()
     return CapPlan(
         bounding=mask(caps.bounding, f"{at}.bounding", last, warnings) if caps.bounding is not None else 0,
-        effective=mask(caps.effective, f"{at}.effective", last, warnings),
-        permitted=mask(caps.permitted, f"{at}.permitted", last, warnings),
-        inheritable=mask(caps.inheritable, f"{at}.inheritable", last, warnings),
-        ambient=mask(caps.ambient, f"{at}.ambient", last, warnings),
+        effective=mask(caps.effective, f"{at}.effective", last, warnings, held),
+        permitted=mask(caps.permitted, f"{at}.permitted", last, warnings, held),
+        inheritable=mask(caps.inheritable, f"{at}.inheritable", last, warnings, held),
+        ambient=mask(caps.ambient, f"{at}.ambient", last, warnings, held),
         last=last,
     ), warnings
-
-
-def check_available(p: CapPlan) -> None:
-    """Refuse capabilities the runtime itself does not hold (the kernel would refuse later).
-
-    Only without a user namespace: one the init creates or joins gives it every capability there.
-    """
-    _, have, _ = proc.capget()
-    for which in ("effective", "permitted", "inheritable", "ambient"):
-        missing = getattr(p, which) & ~have
-        if missing:
-            names = [CAPABILITIES[i] for i in range(64) if missing >> i & 1 and i < len(CAPABILITIES)]
-            raise ConfigError([f"process.capabilities.{which}: {', '.join(names)} not held by the "
-                               "runtime itself (not in its permitted set), so it cannot be granted"])
 
 
 def drop_bounding(p: CapPlan, last: int) -> None:

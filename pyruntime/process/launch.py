@@ -10,6 +10,7 @@ runc does. Either way the filter was compiled in the parent.
 """
 from __future__ import annotations
 
+import errno
 import os
 
 from pyruntime.errors import PyruntimeError
@@ -34,15 +35,21 @@ class Seccomp:
         self.loaded = True
 
 
-def chdir_in_root(cwd: str) -> None:
+def chdir_in_root(cwd: str, create: bool = False) -> None:
     """chdir to cwd resolved inside the current root, never through a magic link.
 
     A cwd like /proc/self/fd/N would otherwise reach a directory fd of the
-    runtime on the host (CVE-2024-21626).
+    runtime on the host (CVE-2024-21626). ``create``: the container's first
+    process gets a missing cwd made (runc does; exec does not).
     """
     root = os.open("/", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
-        fd = safepath.open_in_root(root, cwd, os.O_PATH | os.O_DIRECTORY)
+        try:
+            fd = safepath.open_in_root(root, cwd, os.O_PATH | os.O_DIRECTORY)
+        except PyruntimeError as exc:
+            if not (create and getattr(exc, "errno", 0) == errno.ENOENT):
+                raise
+            fd = safepath.mkdir_all(root, cwd)
         try:
             os.fchdir(fd)
         finally:
@@ -81,7 +88,8 @@ def close_on_exec_from(first: int) -> None:
 
 
 def prepare(process: Process, caps: capsmod.CapPlan, spec: Spec, seccomp: Seccomp | None = None,
-            preserve_fds: int = 0, warnings: list[str] | None = None) -> tuple[str, dict[str, str]]:
+            preserve_fds: int = 0, warnings: list[str] | None = None,
+            create_cwd: bool = False) -> tuple[str, dict[str, str]]:
     """cwd, limits, attributes, identity and capabilities; returns (program path, env).
 
     Problems that runc only warns about are appended to ``warnings``.
@@ -89,7 +97,7 @@ def prepare(process: Process, caps: capsmod.CapPlan, spec: Spec, seccomp: Seccom
     # no fd of the runtime reaches the container (CVE-2024-21626): all but 0-2
     # and the preserved ones close on exec
     close_on_exec_from(3 + preserve_fds)
-    chdir_in_root(process.cwd)
+    chdir_in_root(process.cwd, create_cwd)
     rlimits.apply(process.rlimits)
     attributes.apply_before_identity(spec, process)
     env = execpath.env_dict(process.env)

@@ -5,10 +5,11 @@ bind-mounted onto an empty file instead (runc does the same).
 """
 from __future__ import annotations
 
+import errno
 import os
 import stat
 
-from pyruntime.errors import SyscallError
+from pyruntime.errors import PyruntimeError, SyscallError
 from pyruntime.kernel import mount as m
 from pyruntime.model.config import Device
 from pyruntime.rootfs import safepath
@@ -16,7 +17,11 @@ from pyruntime.rootfs import safepath
 KINDS = {"c": stat.S_IFCHR, "u": stat.S_IFCHR, "b": stat.S_IFBLK, "p": stat.S_IFIFO}
 
 
-def make_device(root_fd: int, dev: Device, bind: bool) -> None:
+def make_device(root_fd: int, dev: Device, bind: bool, must_match: bool = False) -> None:
+    """``must_match``: a configured device; an existing entry at its path that is not that
+    device is an error (config-linux.md), instead of being replaced."""
+    if must_match:
+        _check_existing(root_fd, dev)
     if bind:
         _bind_host_node(root_fd, dev)
         return
@@ -40,15 +45,34 @@ def make_device(root_fd: int, dev: Device, bind: bool) -> None:
         os.close(parent)
 
 
+def _is(st: os.stat_result, dev: Device) -> bool:
+    return st.st_mode & 0o170000 == KINDS[dev.type] and (
+        dev.type == "p" or st.st_rdev == os.makedev(dev.major, dev.minor))
+
+
+def _check_existing(root_fd: int, dev: Device) -> None:
+    try:
+        fd = safepath.open_in_root(root_fd, dev.path, safepath.O_PATH | os.O_NOFOLLOW)
+    except SyscallError as exc:
+        if exc.errno == errno.ENOENT:
+            return
+        raise
+    try:
+        st = os.fstat(fd)
+    finally:
+        os.close(fd)
+    if not _is(st, dev):
+        raise PyruntimeError(f"{dev.path} exists and is not the requested device "
+                             f"({dev.type} {dev.major}:{dev.minor})")
+
+
 def _bind_host_node(root_fd: int, dev: Device) -> None:
     try:
         src = os.open(dev.path, safepath.O_PATH | os.O_CLOEXEC | os.O_NOFOLLOW)
     except OSError as exc:
         raise SyscallError("open", exc.errno, dev.path, hint="host device to bind") from None
     try:
-        st = os.fstat(src)
-        if st.st_mode & 0o170000 != KINDS[dev.type] or (
-                dev.type != "p" and st.st_rdev != os.makedev(dev.major, dev.minor)):
+        if not _is(os.fstat(src), dev):
             raise SyscallError("open", 19, dev.path, hint="host node is not the configured device")
         target = safepath.create_file(root_fd, dev.path)
         try:

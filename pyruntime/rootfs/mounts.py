@@ -142,7 +142,7 @@ class Executor:
 
     def do_MakeDevice(self, s: p.MakeDevice) -> None:
         from pyruntime.rootfs.devices import make_device
-        make_device(self.root_fd, s.device, s.bind)
+        make_device(self.root_fd, s.device, s.bind, must_match=bool(s.field))
 
     def do_Symlink(self, s: p.Symlink) -> None:
         parent = safepath.mkdir_all(self.root_fd, os.path.dirname(s.path))

@@ -47,9 +47,15 @@ class CgroupMount:
 
 @dataclass(frozen=True)
 class MakeDevice:
-    """Create a device node (mknod, or a bind of the host node when mknod is not allowed)."""
+    """Create a device node (mknod, or a bind of the host node when mknod is not allowed).
+
+    ``field`` names a configured device (linux.devices[i]): what already exists at its
+    path must be that device (config-linux.md: otherwise an error). The devices every
+    container gets replace whatever the image has there.
+    """
     device: Device
     bind: bool
+    field: str = ""
 
 
 @dataclass(frozen=True)
@@ -165,7 +171,8 @@ def plan(spec: Spec, bundle: str, can_mknod: bool) -> list:
     setup_dev = not has_dev_bind(spec.mounts)
     if setup_dev:
         steps += [MakeDevice(d, bind=not can_mknod) for d in DEFAULT_DEVICES]
-    steps += [MakeDevice(d, bind=not can_mknod) for d in spec.linux.devices]
+    steps += [MakeDevice(d, bind=not can_mknod, field=f"linux.devices[{i}]")
+              for i, d in enumerate(spec.linux.devices)]
     if setup_dev:
         steps += [Symlink(path, target) for path, target in DEV_SYMLINKS]
         # the container's own devpts instance, not the host's /dev/ptmx

@@ -8,6 +8,8 @@ import subprocess
 
 import pytest
 
+from helpers import run_container
+
 
 def leftovers(runtime, cid: str, bundle_path: str = "") -> list[str]:
     found = []
@@ -52,11 +54,31 @@ def test_malformed_json(runtime, bundle):
     (lambda c: c.pop("ociVersion"), "config.json: ociVersion: is required"),
     (lambda c: c["linux"]["namespaces"].append({"type": "bogus"}),
      "config.json: linux.namespaces[6].type: must be one of mount, pid, network"),
-    (lambda c: c["mounts"].append({"destination": "relative/dir", "type": "tmpfs", "source": "t"}),
-     "config.json: mounts[7].destination: must be an absolute path"),
+    (lambda c: c["mounts"].append({"destination": "/", "type": "tmpfs", "source": "t"}),
+     "config.json: mounts[7].destination: cannot mount over the container's root"),
     (lambda c: c["process"].update(cwd="tmp"), "config.json: process.cwd: must be an absolute path"),
-    (lambda c: c["process"]["capabilities"]["bounding"].append("CAP_BOGUS"),
-     "process.capabilities.bounding[3]: unknown capability 'CAP_BOGUS'"),
+    # what a fuzzer once turned into "internal error" (issue 17): each a line naming the field
+    (lambda c: c["linux"].update(timeOffsets={"x": 1}),
+     "config.json: linux.timeOffsets: Additional properties are not allowed ('x' was unexpected)"),
+    (lambda c: c["process"].update(env=["=x"]), "config.json: process.env[0]: a variable needs a name before '='"),
+    (lambda c: c["process"].update(env=["A=b\0c"]), "config.json: process.env[0]: contains a NUL character"),
+    (lambda c: c["mounts"][0].update(options=["\udcff"]),
+     "config.json: mounts[0].options[0]: not valid Unicode (a lone surrogate)"),
+    (lambda c: c["linux"].update(resources={"cpu": {"shares": 2 ** 64 - 1}}),
+     "config.json: linux.resources.cpu.shares: the kernel's range is 2-262144, got 18446744073709551615"),
+    (lambda c: c["linux"].update(resources={"cpu": {"shares": 1}}),
+     "config.json: linux.resources.cpu.shares: the kernel's range is 2-262144, got 1"),
+    # config.md / config-linux.md MUSTs on the document (conformance/clauses.md)
+    (lambda c: c.update(annotations={"": "x"}), "config.json: annotations: keys MUST NOT be empty"),
+    (lambda c: c["linux"].update(maskedPaths=["proc/kcore"]),
+     "config.json: linux.maskedPaths[0]: must be an absolute path, got 'proc/kcore'"),
+    (lambda c: c["linux"].update(seccomp={"defaultAction": "SCMP_ACT_ALLOW", "listenerMetadata": "m"}),
+     "config.json: linux.seccomp.listenerMetadata: MUST NOT be set without listenerPath"),
+    (lambda c: c["linux"].update(resources={"cpu": {"quota": 1000, "burst": 5000, "period": 100000}}),
+     "config.json: linux.resources.cpu.burst: 5000 is above quota 1000"),
+    (lambda c: c["mounts"].append({"destination": "/m", "type": "bind", "source": "/tmp", "options": ["rbind", "idmap"],
+                                   "uidMappings": [{"containerID": 0, "hostID": 1000, "size": 1}]}),
+     "config.json: mounts[7].gidMappings: required together with uidMappings"),
     (lambda c: c["linux"]["namespaces"].append({"type": "user"}),
      "config.json: linux.uidMappings and linux.gidMappings: required when a new user namespace is created"),
     (lambda c: c["process"].update(rlimits=[{"type": "RLIMIT_BOGUS", "soft": 1, "hard": 1}]),
@@ -65,6 +87,28 @@ def test_malformed_json(runtime, bundle):
 def test_invalid_config(runtime, bundle, edit, expect):
     bundle.edit(edit)
     create_fails(runtime, bundle, expect=expect)
+
+
+@pytest.mark.parametrize("text,expect", [
+    ('{"ociVersion": "1.0.0", "x": NaN}', "config.json: invalid JSON (NaN is not JSON)"),
+    ('{"ociVersion": "1.0.0", "ociVersion": "1.0.0"}', "config.json: invalid JSON (duplicate key 'ociVersion')"),
+    ('{"x": ' + "[" * 6000 + "]" * 6000 + "}", "config.json: invalid JSON (nested more than 5000 deep)"),
+])
+def test_documents_that_are_not_quite_json(runtime, bundle, text, expect):
+    with open(os.path.join(bundle.path, "config.json"), "w") as f:
+        f.write(text)
+    create_fails(runtime, bundle, expect=expect)
+
+
+def test_deep_but_legal_nesting_is_read(runtime, bundle):
+    """runc reads documents nested thousands deep (in fields it does not know); so do we."""
+    path = os.path.join(bundle.path, "config.json")
+    with open(path) as f:
+        text = f.read().rstrip().rstrip("}")
+    with open(path, "w") as f:
+        f.write(text + ', "x": ' + "[" * 4000 + "]" * 4000 + "}")
+    code, _, err = run_container(runtime, bundle, "true")
+    assert code == 0, err
 
 
 def test_every_problem_is_listed(runtime, bundle):
@@ -122,9 +166,10 @@ def test_executable_not_found(runtime, bundle):
     create_fails(runtime, bundle, expect="executable file 'no-such-program' not found in $PATH")
 
 
-def test_cwd_missing(runtime, bundle):
-    bundle.edit(lambda c: c["process"].update(cwd="/does/not/exist"))
-    create_fails(runtime, bundle, expect="process.cwd: openat2 /does/not/exist: no such file or directory")
+def test_cwd_that_cannot_be_made(runtime, bundle):
+    """A missing cwd is made (as runc); one below a file cannot be."""
+    bundle.edit(lambda c: c["process"].update(cwd="/etc/passwd/sub"))
+    create_fails(runtime, bundle, expect="process.cwd: openat2 /etc/passwd/sub: not a directory")
 
 
 def test_unknown_flag_and_command(runtime, bundle):
