@@ -116,7 +116,8 @@ def describe(err) -> str:
     """The part after the path: what was expected and what was found."""
     v, arg, inst = err.validator, err.validator_value, err.instance
     if v == "type":
-        return f"expected {'an ' if arg in ('integer', 'array', 'object') else 'a '}{arg}, got {_kind(inst)} {_show(inst)}"
+        got = "null" if inst is None else f"{_kind(inst)} {_show(inst)}"
+        return f"expected {'an ' if arg in ('integer', 'array', 'object') else 'a '}{arg}, got {got}"
     if v == "required":
         return "is required"
     if v == "minItems" and arg == 1:
