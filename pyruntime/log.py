@@ -69,6 +69,10 @@ def emit(level: str, msg: str) -> None:
         sys.stderr.write(line)
 
 
+def debugging() -> bool:
+    return _config["debug"]
+
+
 def debug(msg: str) -> None:
     emit("debug", msg)
 

@@ -15,6 +15,11 @@
  * A caller the kernel does not let clone mounts (an unprivileged user: rootless) runs the
  * copy by path, but only when it cannot write the file itself; otherwise it refuses.
  *
+ * It also raises the soft RLIMIT_NOFILE to the hard limit, as Go does at start (and so
+ * runc): a caller's low soft limit must not fail a create half-way, nor Python's own
+ * imports. The caller's soft limit goes on in PYRUNTIME_CALLER_NOFILE, and the
+ * container's process gets it back unless its config sets one (process/rlimits.py).
+ *
  * Built by install.sh with INTERPRETER (the copy) and SCRIPT (the Python entry) defined.
  */
 #define _GNU_SOURCE
@@ -24,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 #include <linux/mount.h>
@@ -62,8 +68,21 @@ static int open_sealed(void)
     return fd;
 }
 
+static void raise_nofile(void)
+{
+    struct rlimit lim;
+    char caller[24];
+    if (getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < lim.rlim_max) {
+        snprintf(caller, sizeof caller, "%llu", (unsigned long long)lim.rlim_cur);
+        lim.rlim_cur = lim.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &lim) == 0)
+            setenv("PYRUNTIME_CALLER_NOFILE", caller, 1);
+    }
+}
+
 int main(int argc, char **argv)
 {
+    raise_nofile();
     int exe = open_sealed();
     if (exe < 0) {
         if (errno != EPERM)

@@ -72,10 +72,10 @@ class BaseManager:
         A cgroup can be removed only when empty; leftover processes are killed
         first (delete --force) and waited for.
         """
-        if not self.exists():
+        if not self.exists() or self._remove_dirs():
             self._remove_parents()
             return
-        if self.pids():
+        if os.path.isdir(self.main_dir()) and self.pids():
             self.kill_all(9)
             if not self.wait_empty():
                 raise CgroupError(f"cgroup {self.main_dir()}: processes still present after SIGKILL")
@@ -89,6 +89,19 @@ class BaseManager:
         self._remove_parents()
         if errors:
             raise CgroupError(errors[0])
+
+    def _remove_dirs(self) -> bool:
+        """rmdir each of the container's directories; False when one is busy or has
+        sub-cgroups. The common case (an undo, a container that ran no nested cgroups)
+        needs no descriptor at all: undo works even when a create ran out of them."""
+        for d in self.dirs():
+            try:
+                os.rmdir(d)
+            except FileNotFoundError:
+                continue
+            except OSError:
+                return False
+        return True
 
     @staticmethod
     def _children(top: str) -> list[str]:

@@ -37,6 +37,22 @@ def write(path: str, value: str, field: str = "") -> None:
         os.close(fd)
 
 
+def join_v1(dirs) -> None:
+    """Move the calling process into each v1 cgroup directory (``tasks``), one file at a time.
+
+    Writing "0" to a v1 ``tasks`` file moves the calling thread without the
+    cgroup-wide rwsem that a cgroup.procs write of another pid takes, whose RCU
+    grace period costs 10-25 ms per container (the runtime is single-threaded, so
+    the thread is the process). Called by the process that moves, while it is
+    still in the host's mount namespace (a directly cloned init before its mounts,
+    or stage 1 before it enters any namespace): no descriptor is held across the
+    fork, and no container can see one (the v2 hierarchy is joined at birth with
+    clone3 CLONE_INTO_CGROUP).
+    """
+    for d in dirs:
+        write(os.path.join(d, "tasks"), "0", "joining the container's cgroup")
+
+
 def read(path: str) -> str:
     try:
         return read_text(path).strip()

@@ -45,12 +45,16 @@ class V1Manager(BaseManager):
             made = fs.make_dirs(root + self.path, root)
             self.created += made
             if root == self.layout.v1.get("cpuset"):
-                self._fill_cpuset(made)
+                self._fill_cpuset(root)
 
-    def _fill_cpuset(self, made: list[str]) -> None:
-        """A new v1 cpuset starts with no cpus/mems, and then refuses tasks: copy the parent's."""
-        for d in made:
-            parent = os.path.dirname(d)
+    def _fill_cpuset(self, root: str) -> None:
+        """A new v1 cpuset starts with no cpus/mems, and then refuses tasks (ENOSPC): copy
+        the parent's, at every level from the root down, not only the levels made now. A
+        parent left empty (a create killed, or out of descriptors, between its mkdir and
+        this copy) is filled by the next create instead of failing every later one."""
+        d = root
+        for part in self.path.strip("/").split("/"):
+            parent, d = d, os.path.join(d, part)
             for name in ("cpuset.cpus", "cpuset.mems"):
                 if not fs.read(os.path.join(d, name)):
                     fs.write(os.path.join(d, name), fs.read(os.path.join(parent, name)))

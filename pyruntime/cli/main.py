@@ -132,16 +132,28 @@ def main(argv: list[str] | None = None) -> int:
         return fail("interrupted")
     except BrokenPipeError:  # our stdout was closed by the reader (e.g. `| head`)
         return 1
+    except ImportError as exc:  # a compiled module that cannot be loaded (out of descriptors...)
+        _debug_traceback(exc)
+        return fail(f"loading {exc.name or 'a module'}: {exc}")
     except OSError as exc:  # a file operation no caller translated: still the path and the cause
-        import traceback
+        _debug_traceback(exc)
         from pyruntime.errors import describe_errno
-        log.debug("".join(traceback.format_exception(exc)))
         cause = describe_errno(exc.errno) if exc.errno else str(exc)
         return fail(f"{exc.filename}: {cause}" if exc.filename else cause)
     except Exception as exc:  # a bug: still one line, with the traceback in --debug logs
-        import traceback
-        log.debug("".join(traceback.format_exception(exc)))
+        _debug_traceback(exc)
         return fail(f"internal error: {type(exc).__name__}: {exc}")
+
+
+def _debug_traceback(exc: BaseException) -> None:
+    """The traceback, for --debug only: importing traceback can itself fail (out of
+    descriptors), and the user's one line must come out whatever happened."""
+    if log.debugging():
+        try:
+            import traceback
+            log.debug("".join(traceback.format_exception(exc)))
+        except Exception:  # noqa: BLE001 - the line below still says what went wrong
+            pass
 
 
 def fail(message: str, code: int = 1) -> int:

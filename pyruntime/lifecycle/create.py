@@ -18,6 +18,7 @@ from pyruntime.lifecycle import boundary, init, stage1, sync
 from pyruntime.lifecycle.plan import ContainerPlan, CreateOptions, HostFacts, make_plan
 from pyruntime.lifecycle.undo import Undo
 from pyruntime.namespaces import enter
+from pyruntime.process import rlimits
 from pyruntime.state import procinfo
 from pyruntime.state.store import ContainerRecord, Store, rfc3339_now
 
@@ -56,6 +57,7 @@ def _rootfs_of(spec, bundle: str) -> str:
 
 def create(store: Store, plan: ContainerPlan, raw_config: dict, console_fd: int = -1) -> Created:
     """``console_fd``: a socket to send the pty master to, instead of --console-socket (run -t)."""
+    rlimits.raise_nofile_soft_limit()
     for warning in plan.warnings:
         log.warning(warning)
     with Undo() as undo:
@@ -77,16 +79,16 @@ def create(store: Store, plan: ContainerPlan, raw_config: dict, console_fd: int 
             from pyruntime.rootfs.idmap import prepare_trees
             fds.idmap_trees = prepare_trees(plan.mounts, plan.spec.linux)
             undo.callback(lambda: [_close_quietly(fd) for fd in fds.idmap_trees.values()])
-        if plan.cgroup_self_join and manager is not None:
-            fds.cgroup_tasks = init.open_tasks_files(
-                m + plan.cgroup_path for m in plan.cgroup_layout.v1_mounts)
-            undo.callback(lambda: [_close_quietly(fd) for _, fd in fds.cgroup_tasks])
+        v1_dirs = tuple(m + plan.cgroup_path for m in plan.cgroup_layout.v1_mounts) \
+            if plan.cgroup_self_join and manager is not None else ()
         joined, fds.cgroupns = enter.split_cgroup(_open_joined(plan))
         parent, child = sync.Channel.pair()
         undo.callback(parent.close)
 
         cgroup_fd = _unified_dir_fd(plan) if manager is not None else -1
         direct = stage1.can_skip(plan.ns, joined)
+        if direct:
+            fds.cgroup_dirs = v1_dirs  # the init joins; otherwise stage 1, before it enters anything
         first_pid = stage1.clone_init(plan.ns, cgroup_fd) if direct else os.fork()
         if first_pid == 0:
             boundary.cross()
@@ -95,7 +97,7 @@ def create(store: Store, plan: ContainerPlan, raw_config: dict, console_fd: int 
             if direct:
                 stage1.close_cgroup_dir(cgroup_fd)
                 stage1.run_init(child, lambda: init.main(plan, child, fds))
-            stage1.run(plan.ns, child, joined, lambda: init.main(plan, child, fds), cgroup_fd)
+            stage1.run(plan.ns, child, joined, lambda: init.main(plan, child, fds), cgroup_fd, v1_dirs)
         child.close()
         if cgroup_fd >= 0:
             os.close(cgroup_fd)
@@ -121,8 +123,7 @@ def create(store: Store, plan: ContainerPlan, raw_config: dict, console_fd: int 
         if plan.options.pid_file:
             write_pid_file(plan.options.pid_file, init_pid)
         undo.pop_all()
-    for fd in (fds.console, fds.notify, fds.exec_fifo, *(fd for _, fd in fds.cgroup_tasks),
-               *fds.idmap_trees.values()):
+    for fd in (fds.console, fds.notify, fds.exec_fifo, *fds.idmap_trees.values()):
         if fd >= 0:
             os.close(fd)
     cdir.close()

@@ -19,6 +19,7 @@ import os
 from pyruntime import log
 from pyruntime._dataclasses import dataclass, field
 from pyruntime.errors import PyruntimeError
+from pyruntime.cgroups import fs
 from pyruntime.kernel import proc
 from pyruntime.lifecycle import boundary, sync
 from pyruntime.lifecycle.stage1 import fork_after_report
@@ -48,6 +49,8 @@ class ExecPlan:
 def run(c: Container, plan: ExecPlan) -> int:
     """Start the process; wait for it unless detached. Returns its exit status (or 0)."""
     from pyruntime.lifecycle.create import write_pid_file
+    from pyruntime.process.rlimits import raise_nofile_soft_limit
+    raise_nofile_soft_limit()
     joined, cgroupns = enter.split_cgroup(enter.open_of_process(
         plan.init_pid, ("user", "ipc", "uts", "network", "pid", "cgroup", "time", "mount")))
     seccomp = _seccomp_for(c, plan)
@@ -62,12 +65,9 @@ def run(c: Container, plan: ExecPlan) -> int:
             from pyruntime.process.ptyproxy import PtyProxy
             proxy = PtyProxy()
             console = os.dup(proxy.theirs)
-    cgroup_fd, tasks = -1, []
-    if plan.self_join:
-        from pyruntime.lifecycle.init import open_tasks_files
-        tasks = open_tasks_files(plan.cgroup_dirs)
-        if plan.unified_dir:
-            cgroup_fd = os.open(plan.unified_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    cgroup_fd = -1
+    if plan.self_join and plan.unified_dir:
+        cgroup_fd = os.open(plan.unified_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     boundary.preload_for_exec(plan.spec, plan.process)
     if not plan.detach:
         proc.prctl(proc.PR_SET_CHILD_SUBREAPER, 1)  # the process becomes our child to wait for
@@ -77,9 +77,9 @@ def run(c: Container, plan: ExecPlan) -> int:
         boundary.cross()
         parent.close()
         c.dir.close()
-        _stage1(plan, child, joined, cgroup_fd, tasks, cgroupns, console, seccomp)
+        _stage1(plan, child, joined, cgroup_fd, cgroupns, console, seccomp)
     child.close()
-    for _, fd in joined + tasks + [("cgroup", cgroupns)]:
+    for _, fd in joined + [("cgroup", cgroupns)]:
         if fd >= 0:
             os.close(fd)
     for fd in (cgroup_fd, console, seccomp.notify_sock if seccomp is not None else -1):
@@ -143,7 +143,7 @@ def _seccomp_for(c: Container, plan: ExecPlan):
     return launch.Seccomp(program, connect_listener(profile.listener_path), state)
 
 
-def _stage1(plan: ExecPlan, chan: sync.Channel, joined, cgroup_fd: int, tasks, cgroupns: int,
+def _stage1(plan: ExecPlan, chan: sync.Channel, joined, cgroup_fd: int, cgroupns: int,
             console: int, seccomp) -> None:
     try:
         proc.prctl(proc.PR_SET_DUMPABLE, 0)
@@ -154,8 +154,7 @@ def _stage1(plan: ExecPlan, chan: sync.Channel, joined, cgroup_fd: int, tasks, c
         if plan.self_join:
             # here, where no container can see us: the tasks files are host files, and the
             # process forked below is born in these cgroups without ever holding them
-            from pyruntime.lifecycle.init import join_cgroup
-            join_cgroup(tasks)
+            fs.join_v1(plan.cgroup_dirs)
         enter.join(joined)
         if fork_after_report(chan, cgroup_fd) == 0:
             _process(plan, chan, cgroupns, console, seccomp)

@@ -22,6 +22,7 @@ from __future__ import annotations
 import os
 from pyruntime._dataclasses import dataclass, field
 
+from pyruntime.cgroups import fs
 from pyruntime.errors import PyruntimeError, describe_errno
 from pyruntime.fileio import read_text
 from pyruntime.kernel import ns as k, proc
@@ -41,7 +42,7 @@ class InitFds:
     console: int = -1          # connected --console-socket
     notify: int = -1           # connected seccomp listener socket
     preserve: int = 0          # fds 3..3+N-1 pass into the container
-    cgroup_tasks: list = field(default_factory=list)  # (path, fd) of v1 tasks files to join
+    cgroup_dirs: tuple = ()    # v1 cgroup directories the init joins itself (cloned directly)
     idmap_trees: dict = field(default_factory=dict)   # mount step index -> idmapped tree fd
     cgroupns: int = -1         # a cgroup namespace to join (config path), once in our cgroup
     seccomp: object = None     # seccomp.compile.Program, compiled in the parent
@@ -103,8 +104,8 @@ def _build_rootfs(plan: ContainerPlan, chan: sync.Channel, fds: InitFds) -> int:
                       own=own_cgroups(plan.cgroup_layout) if fds.no_cgroup else None)
     null_fd = open_host_null()
     joined = []
-    if plan.cgroup_self_join:
-        join_cgroup(fds.cgroup_tasks)
+    if fds.cgroup_dirs:  # still in a copy of the host's mount namespace: the paths are the host's
+        fs.join_v1(fds.cgroup_dirs)
 
     def cgroup_ready() -> None:
         if not joined:
@@ -137,44 +138,6 @@ def _build_rootfs(plan: ContainerPlan, chan: sync.Channel, fds: InitFds) -> int:
     if plan.spec.process.oom_score_adj is not None:
         attributes.set_oom_score_adj(plan.spec.process.oom_score_adj)
     return root_fd
-
-
-def open_tasks_files(dirs) -> list[tuple[str, int]]:
-    """In the parent: write fds of each v1 cgroup's ``tasks`` file, for join_cgroup.
-
-    Opened on the host side: after the child joins a container's mount
-    namespace the host's /sys/fs/cgroup paths are gone.
-    """
-    out = []
-    try:
-        for d in dirs:
-            path = os.path.join(d, "tasks")
-            try:
-                out.append((path, os.open(path, os.O_WRONLY | os.O_CLOEXEC)))
-            except OSError as exc:
-                raise PyruntimeError(f"cgroup {path}: open: {describe_errno(exc.errno)}") from None
-        return out
-    except BaseException:
-        for _, fd in out:
-            os.close(fd)
-        raise
-
-
-def join_cgroup(tasks: list[tuple[str, int]]) -> None:
-    """Move ourselves into the container's cgroup in every v1 hierarchy.
-
-    Writing "0" to a v1 ``tasks`` file moves the calling thread without the
-    cgroup-wide rwsem that a cgroup.procs write of another pid takes, whose
-    RCU grace period costs 10-25 ms per container (we are single-threaded,
-    so the thread is the process). The v2 hierarchy was joined at birth
-    (clone3 CLONE_INTO_CGROUP).
-    """
-    for path, fd in tasks:
-        try:
-            os.write(fd, b"0")
-        except OSError as exc:
-            raise PyruntimeError(f"cgroup {path}: joining: {describe_errno(exc.errno)}") from None
-        os.close(fd)
 
 
 def _enter_root(plan: ContainerPlan, root_fd: int, fds: InitFds) -> None:

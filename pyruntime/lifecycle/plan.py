@@ -71,7 +71,7 @@ class ContainerPlan:
 
     @property
     def cgroup_self_join(self) -> bool:
-        """Whether the init joins its cgroup itself (see lifecycle.init.join_cgroup).
+        """Whether the init joins its cgroup itself (see cgroups.fs.join_v1).
 
         Not with a user namespace: its root is not the owner of the host's cgroup
         files, so the parent writes the pid there instead.

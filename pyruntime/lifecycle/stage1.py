@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 
+from pyruntime.cgroups import fs
 from pyruntime.kernel import ns as k, proc
 from pyruntime.lifecycle import sync
 from pyruntime.namespaces import enter
@@ -75,13 +76,15 @@ def fork_after_report(chan: sync.Channel, cgroup_fd: int = -1) -> int:
 
 
 def run(ns: NamespacePlan, chan: sync.Channel, joined: list[tuple[str, int]], init_main,
-        cgroup_fd: int = -1) -> None:
+        cgroup_fd: int = -1, v1_dirs: tuple = ()) -> None:
     """Never returns: exits once the init is forked (or after reporting an error).
 
     With ``cgroup_fd`` (a cgroup v2 directory) the init is born in that cgroup
-    (clone3 CLONE_INTO_CGROUP): no migration, no cgroup-wide lock.
+    (clone3 CLONE_INTO_CGROUP): no migration, no cgroup-wide lock. ``v1_dirs``:
+    stage 1 joins them first, in the host's namespaces, and the init inherits them.
     """
     try:
+        fs.join_v1(v1_dirs)
         # An unprivileged parent may write our id maps only while we are dumpable
         # (runc's rule too); stage 1 stays in the host's pid namespace meanwhile.
         maps_by_unprivileged = ns.new_user and os.geteuid() != 0

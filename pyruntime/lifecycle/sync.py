@@ -18,7 +18,7 @@ They talk over one SOCK_SEQPACKET socketpair, one JSON object per message:
     INIT_PID     stage1   parent   the init is forked; {"pid": host pid}
     CGROUP_DONE  parent   init     with a user namespace only: the parent has put
                                    the init in its cgroup (otherwise the init
-                                   joins by itself, see init.join_cgroup); to
+                                   joins by itself, see cgroups.fs.join_v1); to
                                    exec's process also for resctrl, and with a
                                    seccomp agent: {"pid": its host pid}
     HOOKS        init     parent   mounts are done, before pivot_root: run the

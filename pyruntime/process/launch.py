@@ -122,4 +122,5 @@ def execute(process: Process, target: str, env: dict[str, str], seccomp: Seccomp
     """
     if seccomp is not None and not seccomp.loaded:
         seccomp.load()
+    rlimits.restore_caller_nofile(process.rlimits)
     os.execve(target, list(process.args), env)
