@@ -46,10 +46,8 @@ def run(ctx, verb: str, argv: list[str]) -> int:
                 from pyruntime import log
                 log.warning(f"container {cid}: {c.damaged}")
                 continue
-            if c.record is None:
-                continue
-            state = c.oci_state()
-            state["owner"] = owner_name(c.record.owner)
+            state = c.oci_state()  # a create still running or killed half-way is "creating"
+            state["owner"] = owner_name(c.record.owner) if c.record is not None else ""
             states.append(state)
     if opts["quiet"]:
         sys.stdout.write("".join(s["id"] + "\n" for s in states))

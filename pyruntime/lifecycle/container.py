@@ -38,7 +38,7 @@ class Container:
         """Worked out from the system each time: a dead init is noticed without being told."""
         if self.damaged:
             raise StateError(f"{self.damaged} (delete --force removes what can be found)")
-        if self.record is None:
+        if self.record is None or self.record.creating:
             return CREATING
         if not self.init_alive():
             return STOPPED

@@ -70,7 +70,12 @@ def create(store: Store, plan: ContainerPlan, raw_config: dict, console_fd: int 
         if not plan.ns.has("mount"):  # the init mounts in the host's namespace: undo them too
             from pyruntime.rootfs.pivot import unmount_below
             undo.callback(unmount_below, plan.rootfs)
-        manager = _make_cgroup(plan, undo)
+        manager = cgroups.for_container(plan.cgroup_layout, plan.cgroup_path, plan.options.systemd_cgroup)
+        # before any cgroup or process exists: what this create will make, for a delete after
+        # it is killed (its processes are all in that cgroup from their first step)
+        record = _record(plan, raw_config, manager.describe(), creating=True)
+        cdir.write(record, sync=False)
+        manager = _make_cgroup(plan, manager, undo)
 
         boundary.preload_for_init(plan)
         fds = _init_fds(plan, cdir.fifo_path, undo, console_fd)
@@ -114,15 +119,19 @@ def create(store: Store, plan: ContainerPlan, raw_config: dict, console_fd: int 
             resctrl_state = resctrl.apply(plan.resctrl, init_pid)
             undo.callback(resctrl.remove, resctrl_state)
 
-        record = ContainerRecord(
-            id=plan.id, bundle=plan.options.bundle, rootfs=plan.rootfs, created=rfc3339_now(),
-            pid=init_pid, pid_start=procinfo.start_time(init_pid), config=raw_config,
-            cgroup=manager.describe() if manager is not None else {},
-            systemd_cgroup=plan.options.systemd_cgroup, owner=os.getuid(), resctrl=resctrl_state)
+        record = _record(plan, raw_config, manager.describe() if manager is not None else {},
+                         pid=init_pid, resctrl=resctrl_state, created=record.created)
         cdir.write(record)
         if plan.options.pid_file:
             write_pid_file(plan.options.pid_file, init_pid)
         undo.pop_all()
+        # the init goes on to wait for start only now: killed before this, the create leaves
+        # an init that exits by itself (end of file) instead of one blocked on exec.fifo
+        try:
+            parent.send(sync.CREATED)
+        except sync.ChildFailed:
+            pass  # the init has already exited: the container is created, and stopped
+        parent.close()
     for fd in (fds.console, fds.notify, fds.exec_fifo, *fds.idmap_trees.values()):
         if fd >= 0:
             os.close(fd)
@@ -131,10 +140,17 @@ def create(store: Store, plan: ContainerPlan, raw_config: dict, console_fd: int 
     return Created(record, plan)
 
 
-def _make_cgroup(plan: ContainerPlan, undo):
+def _record(plan: ContainerPlan, raw_config: dict, cgroup: dict, pid: int = 0, resctrl=None,
+            created: str = "", creating: bool = False) -> ContainerRecord:
+    return ContainerRecord(
+        id=plan.id, bundle=plan.options.bundle, rootfs=plan.rootfs, created=created or rfc3339_now(),
+        pid=pid, pid_start=procinfo.start_time(pid) if pid else None, config=raw_config, cgroup=cgroup,
+        systemd_cgroup=plan.options.systemd_cgroup, owner=os.getuid(), resctrl=resctrl, creating=creating)
+
+
+def _make_cgroup(plan: ContainerPlan, manager, undo):
     """The container's cgroup, with its limits; None for a rootless container the host
     gives no cgroup (runc's rule: only without an explicit cgroupsPath or limits)."""
-    manager = cgroups.for_container(plan.cgroup_layout, plan.cgroup_path, plan.options.systemd_cgroup)
     undo.callback(manager.destroy)
     try:
         manager.create()

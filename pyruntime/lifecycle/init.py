@@ -9,7 +9,8 @@ Order (runc's standard_init, with the reasons that fix it):
  4. pivot_root, read-only root, hostname, lo, terminal;
  5. cwd (resolved inside the root), rlimits, scheduling, then the identity:
     bounding set, uid/gid with keep-caps, capabilities, no_new_privs;
- 6. READY to the parent; block on exec.fifo until ``start``;
+ 6. READY to the parent; CREATED back once the state is recorded (a create
+    killed before that leaves no init behind); block on exec.fifo until ``start``;
  7. startContainer hooks, seccomp as the very last step, execve.
 
 Everything this process needs is imported before it is forked (module
@@ -69,9 +70,11 @@ def main(plan: ContainerPlan, chan: sync.Channel, fds: InitFds) -> None:
         warnings: list[str] = []
         target, env = _finish_process(plan, fds, warnings)
         chan.send(sync.READY, warnings=warnings)
-        chan.close()
         if fds.wait_fifo:
+            chan.wait_for_created()  # end of file: the create was killed, and so are we
+            chan.close()
             _wait_for_start(fds.exec_fifo)
+        chan.close()
         _exec(plan, target, env, fds)
     except BaseException as exc:  # noqa: BLE001 - report, then exit
         sync.fail_child(chan, exc)

@@ -24,8 +24,11 @@ They talk over one SOCK_SEQPACKET socketpair, one JSON object per message:
     HOOKS        init     parent   mounts are done, before pivot_root: run the
                                    prestart and createRuntime hooks
     HOOKS_DONE   parent   init     those hooks succeeded
-    READY        init     parent   setup is complete; create may return; {"warnings": [...]}
-                                   (what runc only warns about, for the parent to log)
+    READY        init     parent   setup is complete; {"warnings": [...]} (what runc
+                                   only warns about, for the parent to log)
+    CREATED      parent   init     create: the state is recorded; the init now waits on
+                                   exec.fifo. End of file instead (the create was
+                                   killed) makes the init exit, never block forever
     ERROR        child    parent   {"error": one line}; the sender exits non-zero
 
 A child never returns into CLI code: it ends in execve, or in os._exit()
@@ -42,7 +45,7 @@ from pyruntime import fastjson
 from pyruntime.errors import PyruntimeError
 
 USERNS, USERNS_DONE, INIT_PID, CGROUP_DONE = "USERNS", "USERNS_DONE", "INIT_PID", "CGROUP_DONE"
-HOOKS, HOOKS_DONE, READY, ERROR = "HOOKS", "HOOKS_DONE", "READY", "ERROR"
+HOOKS, HOOKS_DONE, READY, CREATED, ERROR = "HOOKS", "HOOKS_DONE", "READY", "CREATED", "ERROR"
 
 
 class ChildFailed(PyruntimeError):
@@ -105,6 +108,9 @@ class Channel:
 
     def wait_for_hooks_done(self) -> dict:
         return self.wait_for(HOOKS_DONE, "parent")
+
+    def wait_for_created(self) -> dict:
+        return self.wait_for(CREATED, "parent")
 
     def close(self) -> None:
         if self.fd >= 0:

@@ -9,8 +9,10 @@ Layout of ``<root>/<id>/``:
 The root and each container directory are 0700, as runc's: another local
 user can neither read a container's state nor reach its exec.fifo.
 Commands on one container are serialised with flock(2) on its directory.
-A directory without state.json is a create that is still running or died
-half-way; ``delete`` removes it.
+Before a create makes any cgroup or process it writes a record marked
+``creating`` (pid 0, the cgroup it will make); a create killed half-way
+leaves that, and ``delete`` removes what it names. A directory without
+state.json is a create that died before that; ``delete`` removes it too.
 """
 from __future__ import annotations
 
@@ -53,13 +55,14 @@ class ContainerRecord:
     """
 
     FIELDS = ("id", "bundle", "rootfs", "created", "pid", "pid_start", "config", "cgroup",
-              "systemd_cgroup", "rootless", "owner", "resctrl")
+              "systemd_cgroup", "rootless", "owner", "resctrl", "creating")
     __slots__ = FIELDS
 
     def __init__(self, id: str, bundle: str, rootfs: str, created: str, pid: int = 0,
                  pid_start: int | None = None, config: dict | None = None,
                  cgroup: dict | None = None, systemd_cgroup: bool = False,
-                 rootless: bool = False, owner: int = 0, resctrl: dict | None = None):
+                 rootless: bool = False, owner: int = 0, resctrl: dict | None = None,
+                 creating: bool = False):
         self.id, self.bundle, self.rootfs, self.created = id, bundle, rootfs, created
         self.pid = pid
         self.pid_start = pid_start          # /proc/<pid>/stat starttime: detects pid reuse
@@ -67,6 +70,9 @@ class ContainerRecord:
         self.cgroup = cgroup or {}          # the cgroup manager's description
         self.systemd_cgroup, self.rootless, self.owner = systemd_cgroup, rootless, owner
         self.resctrl = resctrl or {}        # resctrl.apply's result (linux.intelRdt)
+        # written before any cgroup or process exists: what a create will make, so that
+        # delete can remove it all if the create is killed (then pid is 0)
+        self.creating = creating
 
     def to_dict(self) -> dict:
         return {name: getattr(self, name) for name in self.FIELDS}
@@ -99,9 +105,11 @@ class ContainerDir:
         except (ValueError, TypeError) as exc:
             raise StateError(f"{self.path}/{STATE_FILE}: unreadable state ({exc})") from None
 
-    def write(self, record: ContainerRecord) -> None:
+    def write(self, record: ContainerRecord, sync: bool = True) -> None:
+        """``sync`` False for the creating record: cgroups and processes do not outlive a
+        crash of the machine, so only the final record needs to be on disk."""
         replace_file(os.path.join(self.path, STATE_FILE), fastjson.dumps(record.to_dict()).encode(),
-                     0o600, sync=True)
+                     0o600, sync=sync)
 
     def remove(self) -> None:
         for name in os.listdir(self.path):

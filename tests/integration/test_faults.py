@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import tempfile
+import time
 
 import pytest
 
@@ -93,3 +94,69 @@ def test_a_cpuset_parent_left_empty_is_filled(runtime, bundle):
             d = f"/sys/fs/cgroup/{h}/{parent}"
             if os.path.isdir(d):
                 os.rmdir(d)
+
+
+def runtime_processes(runtime) -> list[str]:
+    """Live processes started from this test's runtime (a fork keeps its command line)."""
+    out = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                cmdline = f.read().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if runtime.root in cmdline:
+            out.append(f"{pid}: {cmdline}")
+    return out
+
+
+def gone_within(check, seconds: float = 5.0):
+    """Poll ``check`` (a list of what is left) until it is empty or the time is up."""
+    deadline = time.monotonic() + seconds
+    left = check()
+    while left and time.monotonic() < deadline:
+        time.sleep(0.01)
+        left = check()
+    return left
+
+
+def killed_at(runtime, point: float, *args: str) -> None:
+    """Start the runtime and SIGKILL it ``point`` seconds in (the fault, not a wait)."""
+    with tempfile.TemporaryFile() as out:
+        proc = subprocess.Popen(runtime.cmd(*args), stdin=subprocess.DEVNULL, stdout=out, stderr=out)
+        time.sleep(point)
+        proc.kill()
+        proc.wait()
+
+
+@pytest.mark.parametrize("verb", [("create",), ("run", "-d")])
+def test_a_create_killed_at_any_point_can_be_deleted(runtime, bundle, verb):
+    """SIGKILL at 30 points over a create's life: `delete --force` always removes the init,
+    stage 1, every cgroup and the state, and the id can be used again (issue 17: 23-27 of
+    150 kills once left a blocked init or cgroups behind)."""
+    bundle.set_args("sleep", "600")
+    for i in range(30):
+        cid = runtime.new_id("k")
+        runtime.created.add(cid)
+        killed_at(runtime, i * 0.0015, *verb, "--bundle", bundle.path, cid)
+        proc = runtime.run("delete", "--force", cid)
+        assert proc.returncode == 0, (i, proc.stderr)
+        assert not os.path.exists(os.path.join(runtime.root, cid)), i
+        assert gone_within(lambda: cgroup_dirs(cid)) == [], i
+        assert gone_within(lambda: runtime_processes(runtime)) == [], i
+    cid = runtime.new_id("k")
+    runtime.run(*verb, "--bundle", bundle.path, cid, check=True)  # and the next one starts
+    runtime.run("delete", "--force", cid, check=True)
+
+
+def test_an_exec_killed_at_any_point_leaves_nothing_of_the_runtime(runtime, bundle):
+    bundle.set_args("sleep", "600")
+    cid = runtime.new_id()
+    runtime.run("run", "-d", "--bundle", bundle.path, cid, check=True)
+    init = runtime.state(cid)["pid"]
+    for i in range(20):
+        killed_at(runtime, i * 0.0015, "exec", cid, "sleep", "600")
+    runtime.run("delete", "--force", cid, check=True)
+    assert gone_within(lambda: runtime_processes(runtime)) == []
+    assert gone_within(lambda: cgroup_dirs(cid)) == []
+    assert not os.path.exists(f"/proc/{init}") or open(f"/proc/{init}/stat").read().split()[2] == "Z"
