@@ -22,9 +22,11 @@ def prepare_root(rootfs: str, propagation: int = 0) -> int:
     """
     shared = propagation & m.MS_SHARED
     m.mount(None, "/", None, propagation if shared else m.MS_SLAVE | m.MS_REC)
-    # pivot_root refuses a new root whose parent mount is shared (rootfsPropagation
-    # "shared"), and a private parent keeps the bind below from propagating out
-    m.mount(None, parent_mount(os.path.dirname(rootfs)), None, m.MS_PRIVATE)
+    # pivot_root refuses a new root that is or sits on a shared mount (a shared
+    # rootfsPropagation), and a private mount keeps the bind below from propagating out:
+    # the mount the rootfs is on, which is the rootfs itself when it is a mount point
+    # (containerd's overlay), as runc does
+    m.mount(None, parent_mount(rootfs), None, m.MS_PRIVATE)
     try:
         m.mount(rootfs, rootfs, None, m.MS_BIND | m.MS_REC)
     except SyscallError as exc:

@@ -86,6 +86,8 @@ class NetNS:
 class Registry:
     """Debian's docker-registry on 127.0.0.1 inside the namespace, filled with our images."""
 
+    TAGS = ("busybox", "pause")
+
     def __init__(self, netns: NetNS, workdir: str, layout: str):
         need("docker-registry")
         self.netns = netns
@@ -102,7 +104,7 @@ class Registry:
             probe = f"import socket; socket.create_connection(('127.0.0.1', {REGISTRY_PORT}), 1).close()"
             wait_for(lambda: subprocess.run(netns.cmd(sys.executable, "-c", probe),
                                             capture_output=True).returncode == 0, "registry")
-            for tag in ("busybox", "pause"):
+            for tag in self.TAGS:
                 subprocess.run(netns.cmd("skopeo", "copy", "-q", "--dest-tls-verify=false", f"oci:{layout}:{tag}",
                                          f"docker://{self.address}/{tag}:latest"), check=True)
         except BaseException:
@@ -182,8 +184,11 @@ CNI = '''{"cniVersion": "0.4.0", "name": "pyruntime-test", "plugins": [
 class Containerd:
     """containerd 1.x in the namespace; ctr and crictl pointed at it."""
 
-    def __init__(self, netns: NetNS, workdir: str, launch: tuple[str, ...] = ()):
-        """``launch``: a command prefix for containerd (bench/ starts it in a mount namespace of its own)."""
+    def __init__(self, netns: NetNS, workdir: str, launch: tuple[str, ...] = (), extra_config: str = "",
+                 cni: str = ""):
+        """``launch``: a command prefix for containerd (bench/ starts it in a mount namespace of its own);
+        ``extra_config``: TOML added to the config (more runtime handlers); ``cni``: another CNI
+        conflist template (``%s``: the IPAM data directory)."""
         need("containerd", "ctr", "containerd-shim-runc-v2")
         self.netns, self.workdir = netns, workdir
         self.socket = os.path.join(workdir, "containerd.sock")
@@ -194,10 +199,10 @@ class Containerd:
             self.fixed_paths.enter_context(removed_if_new(path))
         os.makedirs(os.path.join(workdir, "cni"))
         with open(os.path.join(workdir, "cni", "10-pyruntime-test.conflist"), "w") as f:
-            f.write(CNI % os.path.join(workdir, "ipam"))
+            f.write((cni or CNI) % os.path.join(workdir, "ipam"))
         config = os.path.join(workdir, "config.toml")
         with open(config, "w") as f:
-            f.write(containerd_config(workdir))
+            f.write(containerd_config(workdir) + extra_config)
         self.log = open(os.path.join(workdir, "containerd.log"), "w")
         self.proc = subprocess.Popen(netns.cmd(*launch, "containerd", "--config", config), stdout=self.log,
                                      stderr=subprocess.STDOUT)

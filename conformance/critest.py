@@ -1,0 +1,203 @@
+#!/usr/bin/env python3
+"""critest (Kubernetes' CRI validation suite) through containerd, pyruntime and runc side by side.
+
+    sudo conformance/critest [--focus REGEX] [--runtimes pyruntime,runc] [--benchmark]
+
+critest (cri-tools, pinned) is built once with `go test -c` in the module the Go proxy
+serves, and cached. One private containerd 1.x (tests/integration/clients.py: its own
+network namespace with a local registry and a CNI bridge, all removed afterwards)
+serves both runtime handlers; critest runs once per handler (--runtime-handler), with
+its test images pointed at the local registry (a busybox image, and busybox httpd as
+the web server). Specs that need images from the internet fail for both runtimes alike.
+
+Prints a row for every spec whose result differs between the runtimes, then the counts
+(`N passed, M failed` for pyruntime last), and exits 1 when pyruntime fails a spec runc
+passes. JUnit reports and critest's output stay under the cache's logs/ directory.
+`--benchmark` runs critest's benchmark specs instead and prints their timings.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import xml.etree.ElementTree as ET
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:0] = [os.path.join(HERE, "..", "tests"), os.path.join(HERE, "..", "tests", "integration")]
+
+import clients  # noqa: E402  (the tests' client harness: containerd, registry, netns)
+
+MODULE = "sigs.k8s.io/cri-tools"
+VERSION = "v1.37.0"
+CACHE = os.environ.get("CONFORMANCE_CACHE", "/var/cache/pyruntime-conformance")
+# critest's own "should not be run" specs on this node: none of the runtime's doing
+SKIP = r"Windows|SELinux|AppArmor|apparmor|seccomp.*localhost"
+
+RUNC_HANDLER = '''
+[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+  runtime_type = "io.containerd.runc.v2"
+
+[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+  BinaryName = "{runc}"
+  Root = "{workdir}/runc-state"
+'''
+# the tests' bridge, plus portmap for critest's host-port specs (iptables in our namespace only)
+CNI = '''{"cniVersion": "0.4.0", "name": "pyruntime-critest", "plugins": [
+  {"type": "bridge", "bridge": "pyrt0", "isGateway": true, "ipMasq": false,
+   "ipam": {"type": "host-local", "ranges": [[{"subnet": "10.222.0.0/24"}]], "dataDir": "%s"}},
+  {"type": "portmap", "capabilities": {"portMappings": true}},
+  {"type": "loopback"}]}'''
+
+
+def build() -> str:
+    """The critest binary, built once per pinned version."""
+    binary = os.path.join(CACHE, f"critest-{VERSION}")
+    if os.path.exists(binary):
+        return binary
+    print(f"critest: building {MODULE}@{VERSION} (once)", file=sys.stderr)
+    env = dict(os.environ, GOFLAGS="-mod=mod")
+    moddir = subprocess.run(["go", "mod", "download", "-json", f"{MODULE}@{VERSION}"], env=env,
+                            capture_output=True, text=True, check=True).stdout
+    moddir = next(line.split('"')[3] for line in moddir.splitlines() if '"Dir"' in line)
+    with tempfile.TemporaryDirectory() as src:
+        shutil.copytree(moddir, src, dirs_exist_ok=True)  # the module cache is read-only
+        subprocess.run(["chmod", "-R", "u+w", src], check=True)
+        os.makedirs(CACHE, exist_ok=True)
+        subprocess.run(["go", "test", "-c", "-o", binary + ".tmp", "./cmd/critest"], cwd=src, env=env, check=True)
+    os.rename(binary + ".tmp", binary)
+    return binary
+
+
+def build_images(workdir: str) -> str:
+    """An OCI layout with busybox (critest's default image), httpd (its web server) and pause."""
+    rootfs = os.path.join(workdir, "rootfs")
+    subprocess.run([os.path.join(HERE, "..", "tools", "busybox-bundle.sh"), rootfs],
+                   env=dict(os.environ, PYRUNTIME=shutil.which("pyruntime") or "pyruntime"), check=True,
+                   stdout=subprocess.DEVNULL)
+    os.makedirs(os.path.join(rootfs, "rootfs", "www"))
+    with open(os.path.join(rootfs, "rootfs", "www", "index.html"), "w") as f:
+        f.write("hello from busybox httpd\n")
+    layout = clients.build_image(os.path.join(rootfs, "rootfs"), workdir)
+    subprocess.run(["umoci", "config", "--image", f"{layout}:busybox", "--tag", "httpd", "--clear", "config.cmd",
+                    "--config.entrypoint", "/bin/httpd", "--config.cmd", "-f", "--config.cmd", "-p",
+                    "--config.cmd", "80", "--config.cmd", "-h", "--config.cmd", "/www"], check=True)
+    return layout
+
+
+class Registry(clients.Registry):
+    TAGS = ("busybox", "pause", "httpd")
+
+
+def run_critest(binary: str, daemon, handler: str, images: str, logs: str, args) -> dict[str, str]:
+    """{spec: passed|failed|skipped} for one runtime handler."""
+    report = os.path.join(logs, f"junit-{handler}.xml")
+    argv = [binary, f"--runtime-endpoint=unix://{daemon.socket}", f"--image-endpoint=unix://{daemon.socket}",
+            f"--runtime-handler={handler}", f"--test-images-file={images}", "--ginkgo.no-color",
+            f"--ginkgo.junit-report={report}", f"--ginkgo.skip={SKIP}", "--ginkgo.timeout=40m"]
+    if args.focus:
+        argv.append(f"--ginkgo.focus={args.focus}")
+    if args.benchmark:
+        params = os.path.join(logs, "benchmark-params.yaml")
+        with open(params, "w") as f:
+            f.write(f"containersNumber: {args.samples}\ncontainersNumberParallel: 1\n"
+                    f"podsNumber: {args.samples}\npodsNumberParallel: 1\n")
+        os.makedirs(f"{logs}/bench-{handler}", exist_ok=True)
+        argv += ["--benchmark", f"--benchmarking-params-file={params}",
+                 f"--benchmarking-output-dir={logs}/bench-{handler}", "--ginkgo.focus=Container|PodSandbox"]
+    with open(os.path.join(logs, f"critest-{handler}.log"), "w") as out:
+        subprocess.run(daemon.netns.cmd(*argv), stdout=out, stderr=subprocess.STDOUT, timeout=3000)
+    results = {}
+    for case in ET.parse(report).getroot().iter("testcase"):
+        name = case.get("name", "")
+        if not name.startswith("[It]"):
+            continue  # ginkgo's suite setup and report entries
+        results[name[5:]] = case.get("status") or ("failed" if case.find("failure") is not None else "passed")
+    return results
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--focus", default="")
+    ap.add_argument("--runtimes", default="runc,pyruntime")
+    ap.add_argument("--benchmark", action="store_true")
+    ap.add_argument("--samples", type=int, default=50, help="containers and pods per benchmark")
+    args = ap.parse_args()
+    binary = build()
+    logs = os.path.join(CACHE, "critest-logs")
+    shutil.rmtree(logs, ignore_errors=True)
+    os.makedirs(logs)
+    workdir = tempfile.mkdtemp(prefix="pyruntime-critest-")
+    os.chmod(workdir, 0o755)
+    results: dict[str, dict[str, str]] = {}
+    netns = registry = daemon = None
+    try:
+        with clients.removed_if_new("/var/lib/containers"):
+            layout = build_images(os.path.join(workdir, "images"))
+            netns = clients.NetNS(workdir)
+            registry = Registry(netns, workdir, layout)
+            images = os.path.join(workdir, "images.yaml")
+            with open(images, "w") as f:
+                f.write(f"defaultTestContainerImage: {registry.address}/busybox:latest\n"
+                        f"webServerTestImage: {registry.address}/httpd:latest\n")
+            daemon = clients.Containerd(netns, workdir, cni=CNI, extra_config=RUNC_HANDLER.format(
+                runc=shutil.which("runc"), workdir=workdir))
+            for handler in args.runtimes.split(","):
+                print(f"critest: {handler}...", file=sys.stderr, flush=True)
+                results[handler] = run_critest(binary, daemon, handler, images, logs, args)
+    finally:
+        for part in (daemon, registry, netns):
+            if part is not None:
+                part.close()
+        clients.unmount_below(workdir)
+        shutil.rmtree(workdir, ignore_errors=True)
+    if args.benchmark:
+        return benchmark_report(args.runtimes.split(","), logs)
+    return report(results, logs)
+
+
+def benchmark_report(handlers: list[str], logs: str) -> int:
+    """Median milliseconds per CRI operation and handler, and the ratio to runc."""
+    import json
+    import statistics
+    medians: dict[str, dict[str, float]] = {}
+    for handler in handlers:
+        for name in ("container_benchmark_data.json", "pod_benchmark_data.json"):
+            path = os.path.join(logs, f"bench-{handler}", name)
+            if not os.path.exists(path):
+                continue
+            with open(path) as f:
+                data = json.load(f)
+            for i, op in enumerate(data["operationsNames"]):
+                values = [d["operationsDurationsNs"][i] / 1e6 for d in data["datapoints"]]
+                medians.setdefault(op, {})[handler] = statistics.median(values)
+    print(f"{'operation (median ms)':24} " + " ".join(f"{h:>10}" for h in handlers) + "   py/runc")
+    for op, by in medians.items():
+        ratio = by.get("pyruntime", 0) / by["runc"] if by.get("runc") else 0
+        print(f"{op:24} " + " ".join(f"{by.get(h, 0):10.1f}" for h in handlers) + f"   {ratio:7.2f}")
+    return 0 if medians else 1
+
+
+def report(results: dict[str, dict[str, str]], logs: str) -> int:
+    ours, ref = results.get("pyruntime", {}), results.get("runc", {})
+    worse = []
+    print(f"{'spec':100} {'pyruntime':>9} {'runc':>9}")
+    for spec in sorted(set(ours) | set(ref)):
+        a, b = ours.get(spec, "-"), ref.get(spec, "-")
+        if a != b:
+            print(f"{spec[:100]:100} {a:>9} {b:>9}")
+        if b == "passed" and a != "passed":
+            worse.append(spec)
+    for name, res in (("runc", ref), ("pyruntime", ours)):
+        counts = {k: sum(1 for v in res.values() if v == k) for k in ("passed", "failed", "skipped")}
+        print(f"{name}: {counts['passed']} passed, {counts['failed']} failed, {counts['skipped']} skipped")
+    print(f"specs runc passes and pyruntime does not: {len(worse) or 'none'}  (logs: {logs})")
+    for spec in worse:
+        print(f"  {spec}")
+    return 1 if worse or not ours else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
