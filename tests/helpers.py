@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
 import uuid
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -91,6 +92,25 @@ def run_container(runtime: Runtime, bundle: Bundle, *args: str, timeout: float =
     cid = runtime.new_id()
     proc = runtime.run("run", "--bundle", bundle.path, cid, timeout=timeout)
     return proc.returncode, proc.stdout.decode(errors="replace"), proc.stderr.decode(errors="replace")
+
+
+def execs_under_watch(runtime, bundle, cid: str, watcher: str, seconds: float) -> tuple[int, str]:
+    """Run ``watcher`` (a shell loop that ends by printing watcher-done) detached in the
+    container, exec `true` into it for ``seconds``, and return (execs made, its report)."""
+    runtime.run("exec", "-d", cid, "sh", "-c", f"{{ {watcher}; }} > /watcher.out 2>&1", check=True)
+    deadline = time.monotonic() + seconds
+    execs = 0
+    while time.monotonic() < deadline:
+        runtime.run("exec", cid, "true", check=True)
+        execs += 1
+    report_path = os.path.join(bundle.rootfs, "watcher.out")
+    deadline = time.monotonic() + 20  # the watcher's own end: poll for it, bounded
+    while time.monotonic() < deadline:
+        if os.path.exists(report_path) and "watcher-done" in open(report_path).read():
+            break
+        time.sleep(0.2)
+    with open(report_path) as f:
+        return execs, f.read()
 
 
 def host_ns(kind: str) -> int:

@@ -10,7 +10,6 @@ import time
 
 import pytest
 
-from helpers import PYRUNTIME
 
 CPUSET = "/sys/fs/cgroup/cpuset"
 HIERARCHIES = ("cpuset", "memory", "pids", "cpu", "freezer", "devices", "blkio", "unified", "systemd")

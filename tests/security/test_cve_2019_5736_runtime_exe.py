@@ -19,9 +19,10 @@ import hashlib
 import os
 import shutil
 import subprocess
-import time
 
 import pytest
+
+from helpers import execs_under_watch
 
 DATA = os.path.join(os.path.dirname(__file__), "data")
 WATCHER = r"""
@@ -105,17 +106,7 @@ def test_exec_joining_runtime_is_not_reachable(runtime, bundle, tmp_path):
     bundle.set_args("sleep", "600")
     cid = runtime.new_id()
     runtime.run("run", "-d", "--bundle", bundle.path, cid, check=True)
-    runtime.run("exec", "-d", cid, "sh", "-c", f"{{ {WATCHER} }} > /watcher.out 2>&1", check=True)
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
-        runtime.run("exec", cid, "true", check=True)
-    report_path = os.path.join(bundle.rootfs, "watcher.out")
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        if os.path.exists(report_path) and "watcher-done" in open(report_path).read():
-            break
-        time.sleep(0.2)
-    report = open(report_path).read()
+    _, report = execs_under_watch(runtime, bundle, cid, WATCHER, 5)
     assert "watcher-done" in report
     assert "LEAK" not in report and "WROTE" not in report, report
     assert sha256(interpreter) == before

@@ -9,8 +9,8 @@ can see are the created init (until start) and exec's process (until it execs).
 from __future__ import annotations
 
 import os
-import sys
-import time
+
+from helpers import execs_under_watch
 
 PROBE = r"""
 for f in /proc/$1/fd/*; do
@@ -49,18 +49,6 @@ def test_exec_process_holds_nothing_of_the_host(runtime, bundle):
                "for p in /proc/[0-9]*; do sh /probe.sh ${p#/proc/}; done; done; echo watcher-done")
     with open(os.path.join(bundle.rootfs, "probe.sh"), "w") as f:
         f.write(PROBE)
-    runtime.run("exec", "-d", cid, "sh", "-c", f"{{ {watcher}; }} > /watcher.out 2>&1", check=True)
-    deadline = time.monotonic() + 4
-    execs = 0
-    while time.monotonic() < deadline:
-        runtime.run("exec", cid, "true", check=True)
-        execs += 1
-    report_path = os.path.join(bundle.rootfs, "watcher.out")
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        if os.path.exists(report_path) and "watcher-done" in open(report_path).read():
-            break
-        time.sleep(0.2)
-    report = open(report_path).read()
+    execs, report = execs_under_watch(runtime, bundle, cid, watcher, 4)
     assert "watcher-done" in report and execs > 10
     assert report.strip() == "watcher-done", report
