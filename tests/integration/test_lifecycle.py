@@ -286,3 +286,43 @@ def test_kill_all_of_a_stopped_container_reaches_what_is_left(runtime, bundle, t
     while cgroup_pids(cid) and time.monotonic() < deadline:
         time.sleep(0.02)
     assert cgroup_pids(cid) == []
+
+
+SHIM = r'''
+import ctypes, os, subprocess, sys, threading
+ctypes.CDLL(None).prctl(36, 1)  # PR_SET_CHILD_SUBREAPER: the init becomes ours when create exits
+cmd, fifo = sys.argv[1:-1], sys.argv[-1]
+subprocess.run([*cmd, "create", "--bundle", os.environ["BUNDLE"], os.environ["CID"]], check=True,
+               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+def reap():  # as a shim does: the init is reaped the moment it exits
+    while True:
+        try:
+            os.waitpid(-1, 0)
+        except ChildProcessError:
+            return
+threading.Thread(target=reap, daemon=True).start()
+# start, with its open of exec.fifo held for 300 ms after it returns: the program runs and is
+# reaped in that time
+proc = subprocess.run(["strace", "-f", "-qq", "-o", "/dev/null", "-P", fifo, "-e", "trace=openat",
+                       "-e", "inject=openat:delay_exit=300000", *cmd, "start", os.environ["CID"]],
+                      capture_output=True, text=True)
+print(proc.returncode, proc.stderr.strip())
+'''
+
+
+def test_start_wins_against_a_program_that_exits_at_once(runtime, bundle, tmp_path):
+    """start used to open exec.fifo (which lets the program run) before it took a pidfd of
+    the init: a program that exits at once, reaped in that gap by the shim, made start fail
+    although it ran (2 of 17 critest runs). Here start is slowed right after that open."""
+    bundle.set_args("true")
+    shim = tmp_path / "shim.py"
+    shim.write_text(SHIM)
+    for _ in range(3):
+        cid = runtime.new_id()
+        runtime.created.add(cid)
+        fifo = os.path.join(runtime.root, cid, "exec.fifo")
+        out = subprocess.run([sys.executable, str(shim), *runtime.cmd(), fifo], capture_output=True, text=True,
+                             env=dict(os.environ, BUNDLE=bundle.path, CID=cid), timeout=60)
+        assert out.returncode == 0, out.stderr
+        assert out.stdout.strip() == "0", out.stdout  # start's status, and nothing on its stderr
+        assert runtime.state(cid)["status"] == "stopped"
