@@ -97,7 +97,7 @@ def run_container(runtime: Runtime, bundle: Bundle, *args: str, timeout: float =
 def execs_under_watch(runtime, bundle, cid: str, watcher: str, seconds: float) -> tuple[int, str]:
     """Run ``watcher`` (a shell loop that ends by printing watcher-done) detached in the
     container, exec `true` into it for ``seconds``, and return (execs made, its report)."""
-    runtime.run("exec", "-d", cid, "sh", "-c", f"{{ {watcher}; }} > /watcher.out 2>&1", check=True)
+    runtime.run("exec", "-d", cid, "sh", "-c", f"{{ {watcher}\n}} > /watcher.out 2>&1", check=True)
     deadline = time.monotonic() + seconds
     execs = 0
     while time.monotonic() < deadline:
