@@ -43,6 +43,7 @@ class ConfigError(PyruntimeError):
     """
 
     def __init__(self, problems: list[str], source: str = "config.json"):
+        self.lines = list(problems)  # without the source, for a caller that gathers problems
         self.problems = [f"{source}: {p}" for p in problems]
         super().__init__("\n".join(self.problems))
 

@@ -216,3 +216,22 @@ def _rdma_writes(res: Resources) -> list[Write]:
         if parts:
             out.append(Write("rdma", "rdma.max", f"{dev} {' '.join(parts)}", f"{R}.rdma.{dev}"))
     return out
+
+
+def write_problems(res: Resources, layout) -> list[str]:
+    """What the writes for this host's hierarchies would refuse in ``res``, asked while
+    planning, before any cgroup exists (a refusal in apply() came after the mkdirs): the
+    values, and on v1 a controller that is not mounted."""
+    from pyruntime.cgroups.layout import V2
+    try:
+        writes = (v2_writes if layout.kind == V2 else v1_writes)(res)
+    except ConfigError as exc:
+        return exc.lines
+    if layout.kind == V2:
+        return []  # which controllers a v2 cgroup gets is read from it, at apply()
+    missing = {}
+    for w in writes:
+        if w.controller not in layout.v1:
+            missing.setdefault(w.field, w.controller)
+    return [f"{field}: the {controller} controller is not mounted on this host"
+            for field, controller in missing.items()]

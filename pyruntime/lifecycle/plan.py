@@ -91,6 +91,9 @@ def make_plan(spec: Spec, options: CreateOptions, host: HostFacts) -> ContainerP
                              ("linux.rootfsPropagation", spec.linux.rootfs_propagation)):
             if value:
                 problems.append(f"{name}: needs a mount namespace (it would change the host's mounts)")
+    if spec.linux.resources is not None:  # the cgroup writes' refusals, before any cgroup exists
+        from pyruntime.cgroups.resources import write_problems
+        problems += write_problems(spec.linux.resources, host.layout)
     # a joined uts namespace may be renamed too (runc allows it); the host's may not
     if spec.hostname and not ns.has("uts"):
         problems.append("hostname: setting it needs a uts namespace")

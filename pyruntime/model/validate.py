@@ -174,6 +174,10 @@ def process_problems(p: c.Process, at: str) -> list[str]:
             out.append(f"{at}.env[{i}]: must have the form NAME=value, got {entry!r}")
         elif entry.startswith("="):
             out.append(f"{at}.env[{i}]: a variable needs a name before '=', got {entry!r}")
+    if p.io_priority is not None and not 0 <= p.io_priority.priority <= 7:
+        out.append(f"{at}.ioPriority.priority: must be 0-7, got {p.io_priority.priority}")
+    if p.scheduler is not None and not -20 <= p.scheduler.nice <= 19:
+        out.append(f"{at}.scheduler.nice: must be -20 to 19, got {p.scheduler.nice}")
     seen = set()
     for i, r in enumerate(p.rlimits):
         if r.type not in names.RLIMITS:
@@ -220,6 +224,9 @@ def resource_problems(res) -> list[str]:
 def other_problems(spec: c.Spec) -> list[str]:
     """config.md and config-linux.md MUSTs on the document the schema does not express."""
     out = []
+    personality = spec.linux.personality
+    if personality is not None and personality.flags:
+        out.append(f"linux.personality.flags: no flags are defined by the spec; got {list(personality.flags)}")
     if "" in spec.annotations:
         out.append("annotations: keys MUST NOT be empty")
     seccomp = spec.linux.seccomp

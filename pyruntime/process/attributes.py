@@ -56,9 +56,7 @@ def apply_personality(spec: Spec) -> None:
     pers = spec.linux.personality
     if pers is None:
         return
-    if pers.flags:
-        raise PyruntimeError(f"linux.personality.flags: no flags are defined by the spec; got {list(pers.flags)}")
-    proc.personality(PERSONALITY[pers.domain])
+    proc.personality(PERSONALITY[pers.domain])  # flags were refused by the validator
 
 
 def apply_scheduler(process: Process) -> None:
@@ -78,9 +76,7 @@ def apply_io_priority(process: Process) -> None:
     p = process.io_priority
     if p is None:
         return
-    if not 0 <= p.priority <= 7:
-        raise PyruntimeError(f"process.ioPriority.priority: must be 0-7, got {p.priority}")
-    try:
+    try:  # the range was checked by the validator
         proc.ioprio_set(IOPRIO_CLASS[p.io_class] << 13 | p.priority)
     except SyscallError as exc:
         raise exc.within("process.ioPriority") from None

@@ -70,6 +70,15 @@ def test_malformed_json(runtime, bundle):
      "config.json: linux.resources.cpu.shares: the kernel's range is 2-262144, got 1"),
     # config.md / config-linux.md MUSTs on the document (conformance/clauses.md)
     (lambda c: c.update(annotations={"": "x"}), "config.json: annotations: keys MUST NOT be empty"),
+    # refused while planning, before any state or cgroup exists (they used to come after)
+    (lambda c: c["process"].update(ioPriority={"class": "IOPRIO_CLASS_BE", "priority": 9}),
+     "config.json: process.ioPriority.priority: must be 0-7, got 9"),
+    (lambda c: c["process"].update(scheduler={"policy": "SCHED_OTHER", "nice": 99}),
+     "config.json: process.scheduler.nice: must be -20 to 19, got 99"),
+    (lambda c: c["linux"].update(personality={"domain": "LINUX", "flags": ["bogus"]}),
+     "config.json: linux.personality.flags: no flags are defined by the spec; got ['bogus']"),
+    (lambda c: c["linux"].update(resources={"memory": {"swappiness": 500}}),
+     "config.json: linux.resources.memory.swappiness: must be 0-100, got 500"),
     (lambda c: c["linux"].update(maskedPaths=["proc/kcore"]),
      "config.json: linux.maskedPaths[0]: must be an absolute path, got 'proc/kcore'"),
     (lambda c: c["linux"].update(seccomp={"defaultAction": "SCMP_ACT_ALLOW", "listenerMetadata": "m"}),

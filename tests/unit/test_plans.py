@@ -5,6 +5,7 @@ import pytest
 
 from pyruntime.cgroups.layout import Layout
 from pyruntime.cli.verb_spec import default_spec
+from pyruntime.errors import ConfigError
 from pyruntime.kernel import mount as m
 from pyruntime.lifecycle.plan import CreateOptions, HostFacts, make_plan
 from pyruntime.model import spec_from_dict
@@ -95,3 +96,26 @@ def test_undo_runs_back_and_reports_a_failed_step():
         undo.callback(done.append, "kept")
         undo.pop_all()
     assert "kept" not in done
+
+
+@pytest.mark.parametrize("resources,problem", [
+    ({"memory": {"swappiness": 500}}, "linux.resources.memory.swappiness: must be 0-100, got 500"),
+    ({"unified": {"memory.high": "1"}}, "linux.resources.unified: raw cgroup v2 keys need a cgroup v2 host"),
+    ({"pids": {"limit": 10}}, "linux.resources.pids.limit: the pids controller is not mounted on this host"),
+])
+def test_cgroup_refusals_are_made_by_the_plan(resources, problem):
+    """Before any state directory or cgroup exists: the plan runs the cgroup write tables
+    against this host's layout (HOST has only a memory hierarchy)."""
+    doc = default_spec()
+    doc["linux"]["resources"] = resources
+    with pytest.raises(ConfigError) as info:
+        plan_for(doc)
+    assert any(problem in line for line in info.value.problems), info.value.problems
+
+
+def test_a_v2_host_takes_unified_keys():
+    doc = default_spec()
+    doc["linux"]["resources"] = {"unified": {"memory.high": "1"}}
+    host = HostFacts(Layout("v2", {}, "/sys/fs/cgroup"), 40)
+    spec = spec_from_dict(doc)
+    make_plan(spec, CreateOptions(id="x", bundle="/b"), host)
