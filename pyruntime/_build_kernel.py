@@ -99,7 +99,6 @@ int pyrt_unix_connect(const char *path);
 int pyrt_memfd_create(const char *name, unsigned int flags);
 int pyrt_pidfd_open(int pid, unsigned int flags);
 int pyrt_pidfd_send_signal(int pidfd, int sig, unsigned int flags);
-int pyrt_pidfd_getfd(int pidfd, int targetfd, unsigned int flags);
 long pyrt_fstatfs_type(int fd);
 int socket(int domain, int type, int protocol);
 int socketpair(int domain, int type, int protocol, int sv[2]);
@@ -282,9 +281,6 @@ SOURCE = r"""
 #ifndef __NR_pidfd_send_signal
 #define __NR_pidfd_send_signal 424
 #endif
-#ifndef __NR_pidfd_getfd
-#define __NR_pidfd_getfd 438
-#endif
 #ifndef __NR_openat2
 #define __NR_openat2 437
 #endif
@@ -383,8 +379,6 @@ int pyrt_pidfd_open(int pid, unsigned int flags)
 { return syscall(__NR_pidfd_open, pid, flags); }
 int pyrt_pidfd_send_signal(int pidfd, int sig, unsigned int flags)
 { return syscall(__NR_pidfd_send_signal, pidfd, sig, NULL, flags); }
-int pyrt_pidfd_getfd(int pidfd, int targetfd, unsigned int flags)
-{ return syscall(__NR_pidfd_getfd, pidfd, targetfd, flags); }
 
 /* Capabilities use the v3 ABI: two 32-bit words per set (effective,
    permitted, inheritable), laid out as data6[set*2 + word]. */

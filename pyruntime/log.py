@@ -18,7 +18,6 @@ import time
 from pyruntime import fastjson
 
 _config = {"fd": -1, "format": "text", "debug": False}
-LEVELS = ("debug", "info", "warning", "error")
 
 
 def configure(path: str = "", fmt: str = "text", debug: bool = False) -> None:

@@ -60,8 +60,6 @@ def pidfd_send_signal(pidfd: int, sig: int) -> None:
     check(lib.pyrt_pidfd_send_signal(pidfd, sig, 0), "pidfd_send_signal")
 
 
-def pidfd_getfd(pidfd: int, targetfd: int) -> int:
-    return check(lib.pyrt_pidfd_getfd(pidfd, targetfd, 0), "pidfd_getfd")
 
 
 PROC_SUPER_MAGIC = 0x9FA0

@@ -41,7 +41,6 @@ SIGNALS = {
     "TTOU": 22, "URG": 23, "XCPU": 24, "XFSZ": 25, "VTALRM": 26, "PROF": 27, "WINCH": 28,
     "IO": 29, "POLL": 29, "PWR": 30, "SYS": 31, "RTMIN": 34, "RTMAX": 64,
 }
-SIGNAL_NAMES = {num: f"SIG{name}" for name, num in reversed(list(SIGNALS.items()))}
 
 
 def parse_signal(text: str, allow_zero: bool = False) -> int | None:

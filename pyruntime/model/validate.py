@@ -14,7 +14,6 @@ from __future__ import annotations
 from pyruntime.errors import ConfigError
 from pyruntime.model import _schema_check, config as c, names
 
-NAMESPACE_TYPES = ("mount", "pid", "network", "uts", "ipc", "user", "cgroup", "time")
 
 # sysctl keys and the namespace that owns them (runc's list, validator.go)
 IPC_SYSCTLS = {"kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem", "kernel.shmall",

@@ -58,7 +58,6 @@ RECURSIVE = {
 
 # flags a read-only remount of a bind must keep, or the kernel refuses it
 # (EPERM) when the source mount has them locked (e.g. in a user namespace)
-LOCKED_FLAGS = m.MS_NOSUID | m.MS_NODEV | m.MS_NOEXEC | m.MS_RDONLY
 
 ALL_OPTIONS = sorted(set(FLAGS) | set(PROPAGATION) | set(RECURSIVE) | {"tmpcopyup", "idmap", "ridmap"})
 

@@ -55,7 +55,7 @@ class ContainerRecord:
     """
 
     FIELDS = ("id", "bundle", "rootfs", "created", "pid", "pid_start", "config", "cgroup",
-              "systemd_cgroup", "rootless", "owner", "resctrl", "creating")
+              "systemd_cgroup", "owner", "resctrl", "creating")
     __slots__ = FIELDS
 
     def __init__(self, id: str, bundle: str, rootfs: str, created: str, pid: int = 0,
@@ -68,7 +68,7 @@ class ContainerRecord:
         self.pid_start = pid_start          # /proc/<pid>/stat starttime: detects pid reuse
         self.config = config or {}          # the config.json document as created
         self.cgroup = cgroup or {}          # the cgroup manager's description
-        self.systemd_cgroup, self.rootless, self.owner = systemd_cgroup, rootless, owner
+        self.systemd_cgroup, self.owner = systemd_cgroup, owner  # rootless: read from old records, unused
         self.resctrl = resctrl or {}        # resctrl.apply's result (linux.intelRdt)
         # written before any cgroup or process exists: what a create will make, so that
         # delete can remove it all if the create is killed (then pid is 0)
