@@ -16,8 +16,10 @@ it is forked (``cross``):
 - holds no descriptor of a host file or directory the runtime keeps for
   itself (the code file, ``--log``): with CAP_SYS_PTRACE a container reopens
   those through /proc/<pid>/fd, for writing, or walks up from a directory.
-  The descriptors a child is given for its work are closed as soon as that
-  work is done, and are never directories of the host.
+  The descriptors a child is given for its work (the cgroup directory it is
+  cloned into, the rootfs before pivot_root) are closed as soon as that work
+  is done, before the container can run anything; what the init keeps until
+  start (exec.fifo, O_PATH) is no directory.
 """
 from __future__ import annotations
 

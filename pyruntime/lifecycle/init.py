@@ -72,9 +72,9 @@ def main(plan: ContainerPlan, chan: sync.Channel, fds: InitFds) -> None:
         chan.send(sync.READY, warnings=warnings)
         if fds.wait_fifo:
             chan.wait_for_created()  # end of file: the create was killed, and so are we
-            chan.close()
-            _wait_for_start(fds.exec_fifo)
         chan.close()
+        if fds.wait_fifo:
+            _wait_for_start(fds.exec_fifo)
         _exec(plan, target, env, fds)
     except BaseException as exc:  # noqa: BLE001 - report, then exit
         sync.fail_child(chan, exc)

@@ -17,7 +17,7 @@ _caller_nofile: tuple[int, int] | None = None  # the limit we were started with,
 def raise_nofile_soft_limit() -> None:
     """What Go does at start, and so runc: the soft NOFILE limit up to the hard one, so that
     a caller's low soft limit cannot fail a create or exec half-way. The container's
-    process gets the caller's limit back (``apply``) unless its config sets one.
+    process gets the caller's limit back (``restore_caller_nofile``) unless its config sets one.
 
     The launcher (tools/launcher.c) has usually done it already, before Python's own
     imports, and says what the caller's soft limit was."""
