@@ -55,12 +55,12 @@ pip_log=$(mktemp)
 pip() { "$py" -m pip install -q --disable-pip-version-check "$@" >>"$pip_log" 2>&1 || { cat "$pip_log" >&2; rm -f "$pip_log"; exit 1; }; }
 pip --upgrade pip
 if [ "${PYRUNTIME_EDITABLE:-}" = 1 ]; then
-  say "pip install -e $here"
-  pip -e "$here"
+  say "pip install -e $here[cri]"
+  pip -e "$here[cri]"
 else
-  say "pip install $here"
+  say "pip install $here[cri]"
   pip --force-reinstall --no-deps "$here"
-  pip "$here"
+  pip "$here[cri]"
 fi
 rm -f "$pip_log"
 
@@ -68,6 +68,16 @@ rm -f "$pip_log"
 # and where its dependencies are (_cffi_backend, jsonschema)
 pkgdir=$(cd / && "$py" -c 'import os, pyruntime; print(os.path.dirname(os.path.dirname(pyruntime.__file__)))')
 sitedir=$(cd / && "$py" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+# the CRI adapter's gRPC modules, generated from our proto where the package landed
+# (protoc names a module after the proto's path below -I: cri_adapter/_proto/cri.proto)
+protodir=$(mktemp -d)
+mkdir -p "$protodir/cri_adapter/_proto"
+cp "$here/spec/cri.proto" "$protodir/cri_adapter/_proto/"
+"$py" -m grpc_tools.protoc -I"$protodir" --python_out="$pkgdir" --grpc_python_out="$pkgdir" \
+  "$protodir/cri_adapter/_proto/cri.proto"
+rm -rf "$protodir"
+ln -sf "$PREFIX/venv/bin/pyruntime-cri" /usr/local/bin/pyruntime-cri
+
 cat > "$PREFIX/launcher.py.tmp" <<LAUNCHER
 # pyruntime's Python entry, written by install.sh and run by the launcher $BIN
 import gc, sys

@@ -1,0 +1,127 @@
+"""pyruntime-cri's configuration: a TOML file where every key has a default; flags override it.
+
+    socket = "/run/pyruntime-cri/cri.sock"   # the CRI endpoint kubelet and crictl dial
+    root = "/var/lib/pyruntime-cri"          # records, images, bundles (kept across reboots)
+    state = "/run/pyruntime-cri"             # exit files, namespace pins, runtime state
+    log_level = "info"                       # debug, info, warning, error
+    default_runtime = "pyruntime"            # the handler for pods without a RuntimeClass
+    conmon = "/usr/bin/conmon"               # the per-container monitor
+    sandbox_image = "registry.k8s.io/pause:3.10"
+    cgroup_parent = "/pyruntime-cri"         # for pods whose config names none
+    stop_signal_grace = 10                   # seconds StopPodSandbox gives a container
+
+    [runtimes.<handler>]                     # one per RuntimeClass handler
+    path = "/usr/local/bin/pyruntime"        # an OCI runtime with runc's CLI
+    root = ""                                # its --root (default: <state>/runtimes/<handler>)
+
+    [cni]
+    conf_dir = "/etc/cni/net.d"              # the first *.conflist / *.conf by name is used
+    bin_dirs = ["/usr/lib/cni", "/opt/cni/bin"]
+
+    [registries."host:port"]                 # per registry host
+    insecure = false                         # plain HTTP
+    mirrors = []                             # "host:port" tried first, in order
+
+The typed form is frozen: the adapter reads it, never changes it.
+"""
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from types import MappingProxyType
+
+from .errors import InvalidArgument
+
+PYRUNTIME = "/usr/local/bin/pyruntime"
+
+
+@dataclasses.dataclass(frozen=True)
+class Runtime:
+    path: str
+    root: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Registry:
+    insecure: bool = False
+    mirrors: tuple[str, ...] = ()
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    socket: str = "/run/pyruntime-cri/cri.sock"
+    root: str = "/var/lib/pyruntime-cri"
+    state: str = "/run/pyruntime-cri"
+    log_level: str = "info"
+    default_runtime: str = "pyruntime"
+    conmon: str = "/usr/bin/conmon"
+    sandbox_image: str = "registry.k8s.io/pause:3.10"
+    cgroup_parent: str = "/pyruntime-cri"
+    stop_signal_grace: int = 10
+    cni_conf_dir: str = "/etc/cni/net.d"
+    cni_bin_dirs: tuple[str, ...] = ("/usr/lib/cni", "/opt/cni/bin")
+    runtimes: MappingProxyType = dataclasses.field(default_factory=lambda: MappingProxyType({}))
+    registries: MappingProxyType = dataclasses.field(default_factory=lambda: MappingProxyType({}))
+
+    def runtime(self, handler: str) -> tuple[str, Runtime]:
+        """The handler's name and runtime; "" is the default handler."""
+        name = handler or self.default_runtime
+        try:
+            return name, self.runtimes[name]
+        except KeyError:
+            raise InvalidArgument(f"runtime handler {name!r} is not configured "
+                                  f"(have: {', '.join(sorted(self.runtimes))})") from None
+
+    def registry(self, host: str) -> Registry:
+        return self.registries.get(host, Registry())
+
+
+_SCALARS = {f.name: f for f in dataclasses.fields(Config)
+            if f.name not in ("runtimes", "registries", "cni_bin_dirs", "cni_conf_dir")}
+
+
+def load(path: str | None, overrides: dict) -> Config:
+    """The file's settings (or none) with ``overrides`` (flags that were given) on top."""
+    data: dict = {}
+    if path:
+        try:
+            with open(path, "rb") as f:
+                data = tomllib.load(f)
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise InvalidArgument(f"{path}: {exc}") from None
+    return from_dict(data, overrides, path or "config")
+
+
+def from_dict(data: dict, overrides: dict | None = None, source: str = "config") -> Config:
+    data = dict(data)
+    values: dict = {}
+    for name, field in _SCALARS.items():
+        if name in data:
+            value = data.pop(name)
+            if not isinstance(value, type(field.default)) or isinstance(value, bool) != isinstance(field.default, bool):
+                raise InvalidArgument(f"{source}: {name}: expected {type(field.default).__name__}, got {value!r}")
+            values[name] = value
+    values.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    cni = data.pop("cni", {})
+    values["cni_conf_dir"] = cni.pop("conf_dir", Config.cni_conf_dir)
+    values["cni_bin_dirs"] = tuple(cni.pop("bin_dirs", Config.cni_bin_dirs))
+    state = values.get("state", Config.state)
+    runtimes = {"pyruntime": Runtime(PYRUNTIME, "")}
+    for name, table in data.pop("runtimes", {}).items():
+        runtimes[name] = Runtime(table.pop("path", PYRUNTIME), table.pop("root", ""))
+        _no_more(table, f"{source}: runtimes.{name}")
+    runtimes = {name: Runtime(rt.path, rt.root or f"{state}/runtimes/{name}") for name, rt in runtimes.items()}
+    registries = {}
+    for host, table in data.pop("registries", {}).items():
+        registries[host] = Registry(bool(table.pop("insecure", False)), tuple(table.pop("mirrors", ())))
+        _no_more(table, f"{source}: registries.{host}")
+    _no_more(cni, f"{source}: cni")
+    _no_more(data, source)
+    config = Config(**values, runtimes=MappingProxyType(runtimes), registries=MappingProxyType(registries))
+    config.runtime("")  # the default handler must exist
+    return config
+
+
+def _no_more(table: dict, where: str) -> None:
+    if table:
+        raise InvalidArgument(f"{where}: unknown key {sorted(table)[0]!r}")

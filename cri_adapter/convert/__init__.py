@@ -1,0 +1,81 @@
+"""The CRI -> OCI conversion: ContainerConfig + PodSandboxConfig + image config -> config.json.
+
+Pure (no file, no call, no grpc): the caller gathers the facts (`inputs`) first, so
+every case is a unit test (tests/unit/test_cri_convert.py), and every generated
+config.json passes pyruntime's own validator there.
+"""
+from __future__ import annotations
+
+from ..errors import InvalidArgument
+from . import linux, process, security
+from .inputs import ContainerInputs, PodContext
+
+OCI_VERSION = "1.2.0"
+__all__ = ["container_spec", "ContainerInputs", "PodContext"]
+
+
+def container_spec(config, sandbox, pod: PodContext, inputs: ContainerInputs) -> dict:
+    """config.json for a container of a pod; raises InvalidArgument naming the field that is wrong."""
+    if not config.HasField("metadata") or not config.metadata.name:
+        raise InvalidArgument("metadata.name: a container needs a name")
+    image = inputs.image_config
+    ctx = config.linux.security_context if config.linux.HasField("security_context") else None
+    pod_ctx = sandbox.linux.security_context if sandbox.linux.HasField("security_context") else None
+    privileged = bool(ctx and ctx.privileged)
+    if privileged and not (pod_ctx and pod_ctx.privileged):
+        raise InvalidArgument("linux.security_context.privileged: the pod is not privileged")
+    caps, ambient = security.capabilities(ctx.capabilities if ctx and ctx.HasField("capabilities") else None,
+                                          privileged)
+    masked, readonly = security.paths(ctx, privileged)
+    nodes, device_rules = linux.devices(config.devices, inputs, privileged)
+    seccomp_profile = security.seccomp(ctx.seccomp if ctx and ctx.HasField("seccomp") else None,
+                                       caps, privileged, inputs.seccomp_localhost)
+    if ctx and (ctx.apparmor.profile_type == 2 or ctx.apparmor_profile.startswith("localhost/")) \
+            and not inputs.apparmor:
+        raise InvalidArgument("linux.security_context.apparmor: this host has no AppArmor")
+    resources = config.linux.resources if config.linux.HasField("resources") else None
+    proc = {
+        "terminal": config.tty,
+        "user": process.user(ctx, pod_ctx, image, inputs.passwd, inputs.group),
+        "args": process.args(config.command, config.args, image),
+        "env": process.env(config.envs, image),
+        "cwd": config.working_dir or image.get("WorkingDir") or "/",
+        "capabilities": {"bounding": caps, "effective": caps, "permitted": caps,
+                         **({"ambient": ambient, "inheritable": ambient} if ambient else {})},
+        "noNewPrivileges": bool(ctx and ctx.no_new_privs),
+    }
+    if not proc["cwd"].startswith("/"):
+        raise InvalidArgument(f"working_dir: {proc['cwd']!r} is not absolute")
+    if resources is not None and resources.oom_score_adj:
+        proc["oomScoreAdj"] = resources.oom_score_adj
+    spec_linux = {
+        "namespaces": linux.namespaces(ctx.namespace_options if ctx and ctx.HasField("namespace_options") else None,
+                                       pod, inputs),
+        "devices": nodes,
+        "resources": linux.resources(resources, device_rules),
+        "cgroupsPath": linux.cgroups_path(pod.cgroup_parent, inputs.container_id),
+        "maskedPaths": masked,
+        "readonlyPaths": readonly,
+    }
+    if pod.sysctls:
+        spec_linux["sysctl"] = dict(pod.sysctls)
+    if seccomp_profile:
+        spec_linux["seccomp"] = seccomp_profile
+    annotations = dict(config.annotations)
+    annotations.update({
+        "io.kubernetes.cri.container-type": "container",
+        "io.kubernetes.cri.container-name": config.metadata.name,
+        "io.kubernetes.cri.sandbox-id": pod.pod_id,
+        "io.kubernetes.cri.sandbox-name": pod.pod_name,
+        "io.kubernetes.cri.sandbox-namespace": pod.pod_namespace,
+        "io.kubernetes.cri.sandbox-uid": pod.pod_uid,
+        "io.kubernetes.cri.image-name": inputs.image_name,
+    })
+    return {
+        "ociVersion": OCI_VERSION,
+        "process": proc,
+        "root": {"path": inputs.rootfs, "readonly": bool(ctx and ctx.readonly_rootfs)},
+        "mounts": linux.mounts(config.mounts, pod, privileged, inputs.selinux),
+        "annotations": annotations,
+        "linux": spec_linux,
+    }

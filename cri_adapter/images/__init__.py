@@ -1,0 +1,1 @@
+"""Images: references, a registry client, a content-addressed store and a safe layer unpacker."""

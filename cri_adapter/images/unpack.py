@@ -1,0 +1,172 @@
+"""Unpack an image layer (a tar, maybe gzip-compressed) into a directory of its own, safely.
+
+A layer is hostile. Every entry is created relative to a directory fd that was
+opened inside the layer's root with openat2 RESOLVE_IN_ROOT (pyruntime's
+`safepath`), so neither a `..` in a name, an absolute path, nor a symlink that an
+earlier entry planted can place anything outside the layer; hard links must point
+inside the layer too. Whiteouts become overlayfs's (a 0/0 character device, the
+opaque xattr). Only user.* and security.capability xattrs are kept (a
+trusted.overlay.* xattr from an image would steer overlayfs). A budget of bytes and
+entries stops a layer that would fill the disk.
+"""
+from __future__ import annotations
+
+import dataclasses
+import gzip
+import os
+import shutil
+import stat
+import tarfile
+
+from pyruntime.errors import PyruntimeError
+from pyruntime.rootfs import safepath
+
+from ..errors import FailedPrecondition
+
+WHITEOUT = ".wh."
+OPAQUE = ".wh..wh..opq"
+XATTRS = ("user.", "security.capability")
+CHUNK = 1 << 20
+
+
+@dataclasses.dataclass
+class Budget:
+    bytes: int = 64 << 30
+    entries: int = 2_000_000
+
+
+class LayerError(FailedPrecondition):
+    pass
+
+
+def _parts(name: str, layer: str) -> list[str]:
+    parts = [p for p in name.split("/") if p not in ("", ".")]
+    if ".." in parts:
+        raise LayerError(f"layer {layer}: entry {name!r} leaves the layer (..)")
+    return parts
+
+
+def open_layer(path: str):
+    """The layer's tar stream: gzip by its magic number, plain tar otherwise; zstd refused clearly."""
+    f = open(path, "rb")
+    magic = f.read(4)
+    f.seek(0)
+    if magic[:2] == b"\x1f\x8b":
+        return gzip.GzipFile(fileobj=f, mode="rb")
+    if magic == b"\x28\xb5\x2f\xfd":
+        f.close()
+        raise LayerError(f"layer {os.path.basename(path)}: zstd layers are not supported yet")
+    return f
+
+
+def unpack(path: str, dest: str, budget: Budget) -> None:
+    """Unpack the layer blob at ``path`` into the new, empty directory ``dest``."""
+    layer = os.path.basename(path)
+    os.mkdir(dest, 0o755)
+    root = os.open(dest, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    used = Budget(0, 0)
+    try:
+        with open_layer(path) as stream, tarfile.open(fileobj=stream, mode="r|") as tar:
+            for member in tar:
+                used.entries += 1
+                used.bytes += max(member.size, 0)
+                if used.entries > budget.entries or used.bytes > budget.bytes:
+                    raise LayerError(f"layer {layer}: more than {budget.entries} entries or {budget.bytes} bytes")
+                _entry(root, tar, member, layer)
+    except (tarfile.TarError, EOFError, OSError, PyruntimeError, ValueError) as exc:
+        raise LayerError(f"layer {layer}: {exc}") from None
+    finally:
+        os.close(root)
+
+
+def _entry(root: int, tar, member, layer: str) -> None:
+    parts = _parts(member.name, layer)
+    if not parts:
+        return  # the layer's own root
+    parent = safepath.mkdir_all(root, "/" + "/".join(parts[:-1]))
+    try:
+        base = parts[-1]
+        if base == OPAQUE:
+            fd = _reopen(parent, ".", os.O_RDONLY | os.O_DIRECTORY)
+            try:
+                os.setxattr(f"/proc/self/fd/{fd}", "trusted.overlay.opaque", b"y")
+            finally:
+                os.close(fd)
+            return
+        if base.startswith(WHITEOUT):
+            name = base[len(WHITEOUT):]
+            if not name or name in (".", ".."):
+                raise LayerError(f"layer {layer}: bad whiteout {member.name!r}")
+            _clear(parent, name, False)
+            os.mknod(name, stat.S_IFCHR | 0o000, os.makedev(0, 0), dir_fd=parent)
+            return
+        _clear(parent, base, member.isdir())
+        _create(root, parent, base, tar, member, layer)
+    finally:
+        os.close(parent)
+
+
+def _reopen(parent: int, name: str, flags: int) -> int:
+    return os.open(name, flags | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=parent)
+
+
+def _clear(parent: int, name: str, keep_dir: bool) -> None:
+    """A later entry replaces an earlier one of the same name (a directory stays a directory)."""
+    try:
+        st = os.stat(name, dir_fd=parent, follow_symlinks=False)
+    except FileNotFoundError:
+        return
+    if stat.S_ISDIR(st.st_mode):
+        if not keep_dir:
+            shutil.rmtree(name, dir_fd=parent)
+    else:
+        os.unlink(name, dir_fd=parent)
+
+
+def _create(root: int, parent: int, base: str, tar, member, layer: str) -> None:
+    mode = member.mode & 0o7777
+    fd = None
+    if member.isdir():
+        try:
+            os.mkdir(base, 0o700, dir_fd=parent)
+        except FileExistsError:
+            pass
+        fd = _reopen(parent, base, os.O_RDONLY | os.O_DIRECTORY)
+    elif member.isreg():
+        fd = os.open(base, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=parent)
+        source = tar.extractfile(member)
+        while chunk := source.read(CHUNK):
+            os.write(fd, chunk)
+    elif member.issym():
+        os.symlink(member.linkname, base, dir_fd=parent)  # kept as written; resolved in the root at run time
+    elif member.islnk():
+        target = _parts(member.linkname, layer)
+        if not target:
+            raise LayerError(f"layer {layer}: hard link {member.name!r} to the layer's root")
+        src_dir = safepath.open_in_root(root, "/" + "/".join(target[:-1]), os.O_PATH | os.O_DIRECTORY)
+        try:
+            os.link(target[-1], base, src_dir_fd=src_dir, dst_dir_fd=parent, follow_symlinks=False)
+        finally:
+            os.close(src_dir)
+        return  # a hard link shares its target's owner, mode and times
+    elif member.ischr() or member.isblk() or member.isfifo():
+        kind = stat.S_IFCHR if member.ischr() else stat.S_IFBLK if member.isblk() else stat.S_IFIFO
+        os.mknod(base, kind | 0o600, os.makedev(member.devmajor, member.devminor), dir_fd=parent)
+    else:
+        raise LayerError(f"layer {layer}: entry {member.name!r} has an unsupported type {member.type!r}")
+    try:
+        os.chown(base, member.uid, member.gid, dir_fd=parent, follow_symlinks=False)
+        if fd is not None:
+            os.fchmod(fd, mode)  # after chown, which clears setuid and setgid
+            for key, value in member.pax_headers.items():
+                if key.startswith("SCHILY.xattr."):
+                    name = key[len("SCHILY.xattr."):]
+                    if name.startswith(XATTRS):
+                        os.setxattr(f"/proc/self/fd/{fd}", name, value.encode("utf-8", "surrogateescape"))
+        elif not member.issym():
+            os.chmod(base, mode, dir_fd=parent)  # a device or fifo we just made: not a symlink
+        mtime = int(member.mtime * 1_000_000_000)
+        os.utime(base, ns=(mtime, mtime), dir_fd=parent, follow_symlinks=False)
+    finally:
+        if fd is not None:
+            os.close(fd)

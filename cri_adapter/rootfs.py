@@ -1,0 +1,72 @@
+"""A container's root: an overlayfs of its image's layers with its own upper and work directories."""
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+import stat
+
+from pyruntime.errors import PyruntimeError, SyscallError
+from pyruntime.kernel import mount
+from pyruntime.rootfs import safepath
+
+from .errors import Internal
+
+MAX_USERDB = 1 << 20  # an image's /etc/passwd larger than this is not read
+
+
+def make(bundle: str, layer_dirs: list[str]) -> str:
+    """Mount <bundle>/rootfs: layers (the last the uppermost) under <bundle>/upper."""
+    rootfs, upper, work = (os.path.join(bundle, d) for d in ("rootfs", "upper", "work"))
+    for d in (rootfs, upper, work):
+        os.makedirs(d, 0o755, exist_ok=True)
+    if not layer_dirs:  # an image of no layers: an empty lower directory
+        empty = os.path.join(bundle, "empty")
+        os.makedirs(empty, exist_ok=True)
+        layer_dirs = [empty]
+    lower = ":".join(reversed(layer_dirs))
+    try:
+        mount.mount("overlay", rootfs, "overlay", 0, f"lowerdir={lower},upperdir={upper},workdir={work},index=off")
+    except PyruntimeError as exc:
+        raise Internal(f"overlay rootfs for {bundle}: {exc}") from None
+    return rootfs
+
+
+def remove(bundle: str) -> None:
+    rootfs = os.path.join(bundle, "rootfs")
+    try:
+        mount.umount2(rootfs, mount.MNT_DETACH)
+    except SyscallError as exc:
+        if exc.errno not in (errno.EINVAL, errno.ENOENT):
+            raise Internal(f"unmounting {rootfs}: {exc}") from None
+    shutil.rmtree(bundle, ignore_errors=True)
+
+
+def read_file(rootfs: str, path: str) -> str:
+    """A small text file of the image (/etc/passwd), its symlinks resolved inside the rootfs; "" if absent."""
+    root = os.open(rootfs, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        try:
+            fd = safepath.open_in_root(root, path, os.O_RDONLY | os.O_NONBLOCK)
+        except PyruntimeError:
+            return ""
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                return ""  # a fifo or device planted as /etc/passwd is not read
+            return os.read(fd, MAX_USERDB).decode("utf-8", "replace")
+        finally:
+            os.close(fd)
+    finally:
+        os.close(root)
+
+
+def usage(directory: str) -> tuple[int, int]:
+    used, inodes = 0, 0
+    for base, dirs, files in os.walk(directory):
+        for name in dirs + files:
+            try:
+                used += os.lstat(os.path.join(base, name)).st_blocks * 512
+                inodes += 1
+            except FileNotFoundError:
+                pass
+    return used, inodes
