@@ -20,6 +20,7 @@ from .records import decode, encode
 
 CREATED, RUNNING, EXITED, UNKNOWN = 0, 1, 2, 3  # ContainerState
 MAX_EXEC_OUTPUT = 16 << 20
+REOPEN_TIMEOUT = 10.0
 
 
 def signal_name(value: int, image_config: dict) -> str:
@@ -131,7 +132,7 @@ async def create(adapter: Adapter, pod_id: str, config, sandbox_config) -> str:
                                       _inputs(adapter, config, cid, root, image))
         with open(os.path.join(bundle, "config.json"), "w") as f:
             json.dump(spec, f)
-        log_path = record["log_path"] or os.path.join(bundle, "container.log")
+        log_path = record["log_file"] = record["log_path"] or os.path.join(bundle, "container.log")
         os.makedirs(os.path.dirname(log_path), exist_ok=True)
         runtime = adapter.runtime(pod["handler"])
         record["pid"] = await monitor.create(adapter.config.conmon, runtime, cid, config.metadata.name, bundle,
@@ -159,7 +160,9 @@ async def start(adapter: Adapter, cid: str) -> None:
 
 async def stop(adapter: Adapter, cid: str, timeout: int) -> None:
     """TERM (or the container's stop signal), KILL after ``timeout`` seconds; done when it has exited."""
-    record = adapter.containers.get(cid)
+    record = adapter.containers.find(cid)
+    if record is None:
+        return  # StopContainer is idempotent: a container that is gone is stopped
     state, _, _ = status(adapter, record)
     if state == EXITED:
         return
@@ -222,7 +225,7 @@ async def exec_sync(adapter: Adapter, cid: str, cmd: list[str], timeout: int) ->
     runtime = adapter.runtime(record["handler"])
     pid_file = os.path.join(record["bundle"], f"exec-{secrets.token_hex(4)}.pid")
     proc = await asyncio.create_subprocess_exec(
-        *runtime.argv("exec", "--pid-file", pid_file, record["id"], *cmd), stdin=asyncio.subprocess.DEVNULL,
+        *runtime.argv("exec", "--pid-file", pid_file, record["id"], *cmd, log=record["bundle"]), stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     try:
         out, err = await asyncio.wait_for(_capped(proc), timeout or None)
@@ -264,12 +267,13 @@ async def update_resources(adapter: Adapter, cid: str, resources) -> None:
     await adapter.runtime(record["handler"]).update(record["id"], doc)
 
 
-def reopen_log(adapter: Adapter, cid: str) -> None:
-    """Ask conmon to reopen the log file (after kubelet rotated it), through its control fifo."""
+async def reopen_log(adapter: Adapter, cid: str) -> None:
+    """Ask conmon to reopen the log file (after kubelet rotated it), through its control fifo;
+    done when the new file exists (kubelet goes on to read it), as CRI-O's is."""
     record = adapter.containers.get(cid)
     if status(adapter, record)[0] != RUNNING:
         raise FailedPrecondition(f"container {record['id'][:13]} is not running")
-    ctl = os.path.join(adapter.sockets, record["id"], "ctl")
+    ctl = os.path.join(record["bundle"], "ctl")
     try:
         fd = os.open(ctl, os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError as exc:
@@ -278,6 +282,11 @@ def reopen_log(adapter: Adapter, cid: str) -> None:
         os.write(fd, b"2 0 0\n")  # conmon's "reopen the log" message
     finally:
         os.close(fd)
+    deadline = asyncio.get_running_loop().time() + REOPEN_TIMEOUT
+    while not os.path.exists(record["log_file"]):
+        if asyncio.get_running_loop().time() > deadline:
+            raise DeadlineExceeded(f"container {record['id'][:13]}: conmon did not reopen {record['log_file']}")
+        await asyncio.sleep(0.005)  # conmon's own fifo: no event to wait on but the file itself
 
 
 def exit_reason(adapter: Adapter, record: dict, code: int | None) -> str:

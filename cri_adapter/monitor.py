@@ -23,7 +23,8 @@ async def create(conmon: str, runtime, container_id: str, name: str, bundle: str
                  exits: str, sockets: str, tty: bool, stdin: bool, stdin_once: bool) -> int:
     """Start conmon, which creates the container; returns the container's init pid."""
     argv = [conmon, "--api-version", "1", "-c", container_id, "-u", container_id, "-n", name,
-            "-r", runtime.path, "--runtime-arg", f"--root={runtime.root}", "-b", bundle,
+            "-r", runtime.path, "--runtime-arg", f"--root={runtime.root}",
+            "--runtime-arg", f"--log={os.path.join(bundle, 'runtime.log')}", "-b", bundle,
             "-p", os.path.join(bundle, "pidfile"), "-P", os.path.join(bundle, "conmon.pid"),
             "-l", f"k8s-file:{log_path}", "--exit-dir", exits, "--socket-dir-path", sockets,
             "--log-level", "error", "--full-attach"]

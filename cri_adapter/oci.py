@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 
 from .errors import Internal, NotFound
 
@@ -14,8 +15,11 @@ class Runtime:
     def __init__(self, name: str, path: str, root: str):
         self.name, self.path, self.root = name, path, root
 
-    def argv(self, *args: str) -> list[str]:
-        return [self.path, "--root", self.root, *args]
+    def argv(self, *args: str, log: str | None = None) -> list[str]:
+        """The command line; ``log``: a bundle whose runtime.log gets the runtime's warnings (not stderr,
+        which ExecSync returns to the caller as the command's own)."""
+        flags = ["--log", os.path.join(log, "runtime.log")] if log else []
+        return [self.path, "--root", self.root, *flags, *args]
 
     async def run(self, *args: str, stdin: bytes | None = None, timeout: float | None = None) -> bytes:
         proc = await asyncio.create_subprocess_exec(

@@ -180,7 +180,7 @@ class RuntimeService(cri_pb2_grpc.RuntimeServiceServicer):
 
     @handler
     async def ReopenContainerLog(self, request, context):
-        containers.reopen_log(self.adapter, request.container_id)
+        await containers.reopen_log(self.adapter, request.container_id)
         return pb.ReopenContainerLogResponse()
 
     @handler
@@ -218,13 +218,14 @@ class RuntimeService(cri_pb2_grpc.RuntimeServiceServicer):
         found = await asyncio.gather(*(stats.pod(self.adapter, r) for r in records))
         return pb.ListPodSandboxStatsResponse(stats=list(found))
 
+    # cAdvisor-style metrics through CRI: kubelet falls back to cAdvisor when these are unimplemented
     @handler
     async def ListMetricDescriptors(self, request, context):
-        return pb.ListMetricDescriptorsResponse()
+        raise Unimplemented("ListMetricDescriptors: CRI metrics are not provided; kubelet uses cAdvisor's")
 
     @handler
     async def ListPodSandboxMetrics(self, request, context):
-        return pb.ListPodSandboxMetricsResponse()
+        raise Unimplemented("ListPodSandboxMetrics: CRI metrics are not provided; kubelet uses cAdvisor's")
 
     async def GetContainerEvents(self, request, context):
         queue: asyncio.Queue = asyncio.Queue()

@@ -57,6 +57,9 @@ def container_spec(config, sandbox, pod: PodContext, inputs: ContainerInputs) ->
         "maskedPaths": masked,
         "readonlyPaths": readonly,
     }
+    propagation = linux.rootfs_propagation(config.mounts)
+    if propagation:
+        spec_linux["rootfsPropagation"] = propagation
     if pod.sysctls:
         spec_linux["sysctl"] = dict(pod.sysctls)
     if seccomp_profile:

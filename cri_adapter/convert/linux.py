@@ -44,8 +44,10 @@ def mounts(requested, pod, privileged: bool, selinux: bool) -> list[dict]:
             raise InvalidArgument(f"{where}.image: image volumes are not supported")
         if not m.host_path:
             raise InvalidArgument(f"{where}.host_path: empty")
-        if m.selinux_relabel and not selinux:
-            raise InvalidArgument(f"{where}.selinux_relabel: this host has no SELinux to relabel {m.host_path}")
+        # without SELinux there is nothing to relabel (containerd and CRI-O do nothing either); with it,
+        # pyruntime-cri cannot relabel yet and says so rather than run with the wrong labels
+        if m.selinux_relabel and selinux:
+            raise InvalidArgument(f"{where}.selinux_relabel: relabelling for SELinux is not supported")
         if m.uidMappings or m.gidMappings:
             raise InvalidArgument(f"{where}: id-mapped mounts need a user namespace, which pods here do not get")
         if m.propagation not in _PROPAGATION:
@@ -59,6 +61,13 @@ def mounts(requested, pod, privileged: bool, selinux: bool) -> list[dict]:
         out.append({"destination": os.path.normpath(m.container_path), "type": "bind",
                     "source": m.host_path, "options": options})
     return out
+
+
+def rootfs_propagation(requested) -> str | None:
+    """A Bidirectional mount needs a shared root, a HostToContainer one a slave root (containerd's rule):
+    a private root would cut the mount's propagation off at the container's own root."""
+    kinds = {m.propagation for m in requested}
+    return "rshared" if 2 in kinds else "rslave" if 1 in kinds else None
 
 
 def devices(requested, inputs, privileged: bool) -> tuple[list[dict], list[dict]]:

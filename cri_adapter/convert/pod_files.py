@@ -5,8 +5,8 @@ from ..errors import InvalidArgument
 
 
 def hostname(config, host_name: str) -> str:
-    """The pod's host name: the request's, or the node's for a host-network pod that names none."""
-    name = config.hostname or (host_name if _host_network(config) else config.metadata.name)
+    """The pod's host name: the request's, or the node's when it names none (as containerd and CRI-O do)."""
+    name = config.hostname or host_name
     if not name or len(name) > 64 or any(c in name for c in "\0/\n "):
         raise InvalidArgument(f"hostname: {name!r} is not a valid host name")
     return name

@@ -44,6 +44,8 @@ def env(envs, image: dict) -> list[str]:
 def user(ctx, pod_ctx, image: dict, passwd: str, group: str) -> dict:
     """process.user: the request's uid/username/gid, else the image's User, else root; plus groups."""
     where = "linux.security_context"
+    if ctx is not None and ctx.HasField("run_as_group") and not (ctx.HasField("run_as_user") or ctx.run_as_username):
+        raise InvalidArgument(f"{where}.run_as_group: a group needs run_as_user or run_as_username")
     if ctx is not None and ctx.HasField("run_as_user"):
         uid = ctx.run_as_user.value
         known = userdb.name_of_uid(passwd, uid)

@@ -99,6 +99,19 @@ def test_user_by_name_and_group_override_and_supplemental_groups():
     assert user == {"uid": 1000, "gid": 5, "additionalGids": [10, 29, 77]}
 
 
+def test_a_group_without_a_user_is_refused():
+    with pytest.raises(InvalidArgument, match="run_as_group"):
+        convert(secure(run_as_group=5))
+
+
+def test_selinux_relabel_is_a_no_op_without_selinux():
+    doc = convert(container(mounts=[pb.Mount(container_path="/d", host_path="/x", selinux_relabel=True)]))
+    assert {m["destination"]: m["options"] for m in doc["mounts"]}["/d"] == ["rbind", "rprivate", "rw"]
+    with pytest.raises(InvalidArgument, match="not supported"):
+        convert(container(mounts=[pb.Mount(container_path="/d", host_path="/x", selinux_relabel=True)]),
+                selinux=True)
+
+
 def test_image_user_forms():
     assert convert(image_config=dict(IMAGE, User="web"))["process"]["user"]["uid"] == 1000
     assert convert(image_config=dict(IMAGE, User="web:wheel"))["process"]["user"]["gid"] == 10
@@ -188,12 +201,15 @@ def test_mounts_propagation_readonly_and_pod_files():
     assert mounts["/shared"]["options"] == ["rbind", "rshared", "rw"]
     assert mounts["/etc/hosts"]["source"] == "/kubelet/hosts"  # the request's own wins over the pod's
     assert mounts["/etc/resolv.conf"]["source"] == "/pods/p/resolv.conf"
+    assert convert(config)["linux"]["rootfsPropagation"] == "rshared"  # else the root cuts propagation off
+    slave = container(mounts=[pb.Mount(container_path="/s", host_path="/s", propagation=pb.PROPAGATION_HOST_TO_CONTAINER)])
+    assert convert(slave)["linux"]["rootfsPropagation"] == "rslave"
+    assert "rootfsPropagation" not in convert()["linux"]
 
 
 @pytest.mark.parametrize("mount,message", [
     (pb.Mount(container_path="data", host_path="/x"), "not absolute"),
     (pb.Mount(container_path="/d", host_path=""), "host_path: empty"),
-    (pb.Mount(container_path="/d", host_path="/x", selinux_relabel=True), "no SELinux"),
     (pb.Mount(container_path="/d", host_path="/x", recursive_read_only=True), "needs readonly"),
 ])
 def test_bad_mounts_are_refused_naming_the_field(mount, message):
@@ -272,7 +288,7 @@ def test_pod_files():
         "search default.svc.cluster.local\nnameserver 10.0.0.10\noptions ndots:5\n"
     plain = pod_files.files(pb.PodSandboxConfig(metadata=pb.PodSandboxMetadata(name="p")), "node1",
                             "nameserver 1.1.1.1\n", "")
-    assert plain["/etc/resolv.conf"] == "nameserver 1.1.1.1\n" and plain["/etc/hostname"] == "p\n"
+    assert plain["/etc/resolv.conf"] == "nameserver 1.1.1.1\n" and plain["/etc/hostname"] == "node1\n"
     host = pb.PodSandboxConfig(metadata=pb.PodSandboxMetadata(name="p"))
     host.linux.security_context.namespace_options.network = pb.NODE
     assert pod_files.files(host, "node1", "", "127.0.0.1 localhost\n")["/etc/hostname"] == "node1\n"
