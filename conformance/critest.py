@@ -47,12 +47,7 @@ RUNC_HANDLER = '''
   BinaryName = "{runc}"
   Root = "{workdir}/runc-state"
 '''
-# the tests' bridge, plus portmap for critest's host-port specs (iptables in our namespace only)
-CNI = '''{"cniVersion": "0.4.0", "name": "pyruntime-critest", "plugins": [
-  {"type": "bridge", "bridge": "pyrt0", "isGateway": true, "ipMasq": false,
-   "ipam": {"type": "host-local", "ranges": [[{"subnet": "10.222.0.0/24"}]], "dataDir": "%s"}},
-  {"type": "portmap", "capabilities": {"portMappings": true}},
-  {"type": "loopback"}]}'''
+CNI = clients.CNI_PORTMAP
 
 
 def build() -> str:
@@ -80,18 +75,7 @@ def build_images(workdir: str) -> str:
     subprocess.run([os.path.join(HERE, "..", "tools", "busybox-bundle.sh"), rootfs],
                    env=dict(os.environ, PYRUNTIME=shutil.which("pyruntime") or "pyruntime"), check=True,
                    stdout=subprocess.DEVNULL)
-    os.makedirs(os.path.join(rootfs, "rootfs", "www"))
-    with open(os.path.join(rootfs, "rootfs", "www", "index.html"), "w") as f:
-        f.write("hello from busybox httpd\n")
-    layout = clients.build_image(os.path.join(rootfs, "rootfs"), workdir)
-    subprocess.run(["umoci", "config", "--image", f"{layout}:busybox", "--tag", "httpd", "--clear", "config.cmd",
-                    "--config.entrypoint", "/bin/httpd", "--config.cmd", "-f", "--config.cmd", "-p",
-                    "--config.cmd", "80", "--config.cmd", "-h", "--config.cmd", "/www"], check=True)
-    return layout
-
-
-class Registry(clients.Registry):
-    TAGS = ("busybox", "pause", "httpd")
+    return clients.build_image(os.path.join(rootfs, "rootfs"), workdir)
 
 
 def run_critest(binary: str, daemon, handler: str, images: str, logs: str, args,
@@ -158,7 +142,7 @@ def main() -> int:
         with clients.removed_if_new("/var/lib/containers"):
             layout = build_images(os.path.join(workdir, "images"))
             netns = clients.NetNS(workdir)
-            registry = Registry(netns, workdir, layout)
+            registry = clients.Registry(netns, workdir, layout)
             images = os.path.join(workdir, "images.yaml")
             with open(images, "w") as f:
                 f.write(f"defaultTestContainerImage: {registry.address}/busybox:latest\n"

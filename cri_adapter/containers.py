@@ -114,6 +114,9 @@ async def create(adapter: Adapter, pod_id: str, config, sandbox_config) -> str:
     if not config.HasField("metadata") or not config.metadata.name:
         raise InvalidArgument("metadata.name: a container needs a name")
     image = find_or_raise(adapter.images, config.image.image)
+    for i, m in enumerate(config.mounts):
+        if m.host_path and not os.path.exists(m.host_path):
+            raise InvalidArgument(f"mounts[{i}].host_path: {m.host_path} does not exist")
     cid = secrets.token_hex(32)
     record = {"id": cid, "pod_id": pod["id"], "name": config.metadata.name, "attempt": config.metadata.attempt,
               "key": f"{config.metadata.name}_{pod['id']}_{config.metadata.attempt}",
@@ -130,6 +133,11 @@ async def create(adapter: Adapter, pod_id: str, config, sandbox_config) -> str:
         root = rootfs.make(bundle, adapter.images.layer_dirs(image))
         spec = convert.container_spec(config, sandbox_config, _pod_context(adapter, pod),
                                       _inputs(adapter, config, cid, root, image))
+        program = spec["process"]["args"][0]
+        path_env = next((e[5:] for e in spec["process"]["env"] if e.startswith("PATH=")), "")
+        if not rootfs.has_executable(root, program, path_env):
+            raise InvalidArgument(f"command: {program!r} is not an executable file in the image"
+                                  + ("" if "/" in program else f" (PATH={path_env})"))
         with open(os.path.join(bundle, "config.json"), "w") as f:
             json.dump(spec, f)
         log_path = record["log_file"] = record["log_path"] or os.path.join(bundle, "container.log")

@@ -40,6 +40,7 @@ async def run(adapter: Adapter, config, handler: str) -> str:
     if not config.HasField("metadata") or not meta.name or not meta.namespace:
         raise InvalidArgument("metadata: a pod needs a name and a namespace")
     adapter.runtime(handler)  # an unknown handler is refused before anything is made
+    convert.check_metadata_size(config.labels, config.annotations)
     for key in config.linux.sysctls:
         if not key or ".." in key or key.startswith(("/", ".")) or not all(c.isalnum() or c in "._-/" for c in key):
             raise InvalidArgument(f"linux.sysctls: bad name {key!r}")

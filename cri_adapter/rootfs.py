@@ -60,6 +60,27 @@ def read_file(rootfs: str, path: str) -> str:
         os.close(root)
 
 
+def has_executable(rootfs: str, name: str, path_env: str) -> bool:
+    """Whether the image has ``name`` (a path, or a name looked up in PATH), resolved inside the rootfs."""
+    candidates = [name] if "/" in name else [f"{d or '/'}/{name}" for d in path_env.split(":")]
+    root = os.open(rootfs, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        for candidate in candidates:
+            try:
+                fd = safepath.open_in_root(root, candidate, os.O_PATH)
+            except PyruntimeError:
+                continue
+            try:
+                st = os.fstat(fd)
+            finally:
+                os.close(fd)
+            if stat.S_ISREG(st.st_mode) and st.st_mode & 0o111:
+                return True
+        return False
+    finally:
+        os.close(root)
+
+
 def usage(directory: str) -> tuple[int, int]:
     used, inodes = 0, 0
     for base, dirs, files in os.walk(directory):

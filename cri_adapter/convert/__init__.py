@@ -18,6 +18,7 @@ def container_spec(config, sandbox, pod: PodContext, inputs: ContainerInputs) ->
     """config.json for a container of a pod; raises InvalidArgument naming the field that is wrong."""
     if not config.HasField("metadata") or not config.metadata.name:
         raise InvalidArgument("metadata.name: a container needs a name")
+    check_metadata_size(config.labels, config.annotations)
     image = inputs.image_config
     ctx = config.linux.security_context if config.linux.HasField("security_context") else None
     pod_ctx = sandbox.linux.security_context if sandbox.linux.HasField("security_context") else None
@@ -82,3 +83,13 @@ def container_spec(config, sandbox, pod: PodContext, inputs: ContainerInputs) ->
         "annotations": annotations,
         "linux": spec_linux,
     }
+
+
+MAX_METADATA = 256 << 10  # Kubernetes' limit on a object's annotations
+
+
+def check_metadata_size(labels, annotations) -> None:
+    """Labels and annotations as Kubernetes bounds them: a request beyond is refused, not stored."""
+    size = sum(len(k) + len(v) for table in (labels, annotations) for k, v in table.items())
+    if size > MAX_METADATA:
+        raise InvalidArgument(f"labels and annotations: {size} bytes, more than Kubernetes' {MAX_METADATA}")

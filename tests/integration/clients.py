@@ -43,7 +43,7 @@ def need(*commands: str) -> None:
 
 
 def build_image(rootfs: str, workdir: str) -> str:
-    """An OCI image layout of the busybox rootfs; returns 'layout' with tags busybox and pause."""
+    """An OCI image layout of the busybox rootfs; returns 'layout' with tags busybox, httpd and pause."""
     need("umoci", "skopeo")
     layout = os.path.join(workdir, "oci")
     unpacked = os.path.join(workdir, "unpacked")
@@ -52,9 +52,16 @@ def build_image(rootfs: str, workdir: str) -> str:
     subprocess.run(["umoci", "unpack", "--image", f"{layout}:busybox", unpacked], check=True,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     subprocess.run(["cp", "-a", f"{rootfs}/.", os.path.join(unpacked, "rootfs")], check=True)
+    os.makedirs(os.path.join(unpacked, "rootfs", "www"), exist_ok=True)
+    with open(os.path.join(unpacked, "rootfs", "www", "index.html"), "w") as f:
+        f.write("hello from busybox httpd\n")
     subprocess.run(["umoci", "repack", "--image", f"{layout}:busybox", unpacked], check=True)
     subprocess.run(["umoci", "config", "--image", f"{layout}:busybox", "--config.cmd", "sh",
                     "--config.env", "PATH=/bin:/sbin:/usr/bin:/usr/sbin"], check=True)
+    # a web server: busybox httpd serving /www
+    subprocess.run(["umoci", "config", "--image", f"{layout}:busybox", "--tag", "httpd", "--clear", "config.cmd",
+                    "--config.entrypoint", "/bin/httpd", "--config.cmd", "-f", "--config.cmd", "-p",
+                    "--config.cmd", "80", "--config.cmd", "-h", "--config.cmd", "/www"], check=True)
     # the sandbox ("pause") image: sleeps until killed
     subprocess.run(["umoci", "config", "--image", f"{layout}:busybox", "--tag", "pause", "--clear", "config.cmd",
                     "--config.entrypoint", "/bin/sleep", "--config.cmd", "2147483647"], check=True)
@@ -86,7 +93,7 @@ class NetNS:
 class Registry:
     """Debian's docker-registry on 127.0.0.1 inside the namespace, filled with our images."""
 
-    TAGS = ("busybox", "pause")
+    TAGS = ("busybox", "pause", "httpd")
 
     def __init__(self, netns: NetNS, workdir: str, layout: str):
         need("docker-registry")
@@ -179,6 +186,12 @@ CNI = '''{"cniVersion": "0.4.0", "name": "pyruntime-test", "plugins": [
   {"type": "bridge", "bridge": "pyrt0", "isGateway": true, "ipMasq": false,
    "ipam": {"type": "host-local", "ranges": [[{"subnet": "10.222.0.0/24"}]], "dataDir": "%s"}},
   {"type": "loopback"}]}'''
+# the bridge, plus portmap for host ports (its iptables rules live in the test's namespace only)
+CNI_PORTMAP = '''{"cniVersion": "0.4.0", "name": "pyruntime-test", "plugins": [
+  {"type": "bridge", "bridge": "pyrt0", "isGateway": true, "ipMasq": false,
+   "ipam": {"type": "host-local", "ranges": [[{"subnet": "10.222.0.0/24"}]], "dataDir": "%s"}},
+  {"type": "portmap", "capabilities": {"portMappings": true}},
+  {"type": "loopback"}]}'''
 
 
 class Containerd:
@@ -258,6 +271,102 @@ class Containerd:
         self.log.close()
         unmount_below(self.workdir)
         self.fixed_paths.close()
+
+
+class CriAdapter:
+    """pyruntime-cri in the namespace (its own root, state and socket under ``workdir``); crictl pointed at it.
+
+    The registry's images are pulled over plain HTTP, the sandbox image is the registry's pause,
+    and the CNI chain (``cni``) comes from ``workdir``. Containers' cgroups go under a parent
+    of this run's own, removed at the end.
+    """
+
+    def __init__(self, netns: NetNS, workdir: str, cni: str = "", name: str = "cri"):
+        need("conmon", "unshare", "pyruntime-cri")
+        self.netns, self.dir = netns, os.path.join(workdir, name)
+        os.makedirs(os.path.join(self.dir, "cni"))
+        with open(os.path.join(self.dir, "cni", "10-pyruntime-test.conflist"), "w") as f:
+            f.write((cni or CNI) % os.path.join(self.dir, "ipam"))
+        self.socket = os.path.join(self.dir, "cri.sock")
+        self.cgroup_parent = f"/pyruntime-cri-test-{os.getpid()}-{name}"
+        self.config = os.path.join(self.dir, "cri.toml")
+        with open(self.config, "w") as f:
+            f.write(f'''socket = "{self.socket}"
+root = "{self.dir}/root"
+state = "{self.dir}/state"
+sandbox_image = "127.0.0.1:{REGISTRY_PORT}/pause:latest"
+cgroup_parent = "{self.cgroup_parent}"
+log_level = "info"
+
+[runtimes.pyruntime]
+path = "{PYRUNTIME}"
+
+[cni]
+conf_dir = "{self.dir}/cni"
+
+[registries."127.0.0.1:{REGISTRY_PORT}"]
+insecure = true
+''')
+        self.proc = None
+        self.start()
+
+    def start(self) -> None:
+        self.log = open(os.path.join(self.dir, "adapter.log"), "a")
+        self.proc = subprocess.Popen(self.netns.cmd("pyruntime-cri", "--config", self.config), stdout=self.log,
+                                     stderr=subprocess.STDOUT)
+        try:
+            wait_for(lambda: subprocess.run(self.crictl_argv("version"), capture_output=True).returncode == 0,
+                     "pyruntime-cri")
+        except BaseException:
+            self.close()
+            raise
+
+    def kill(self) -> None:
+        """SIGKILL the adapter (its conmons and containers live on)."""
+        self.proc.kill()
+        self.proc.wait()
+        self.log.close()
+
+    def crictl_argv(self, *args: str) -> list[str]:
+        return self.netns.cmd(crictl(), "-c", "/dev/null", "--runtime-endpoint", f"unix://{self.socket}",
+                              "--image-endpoint", f"unix://{self.socket}", "--timeout", "60s", *args)
+
+    def crictl(self, *args: str, check: bool = True, timeout: float = 120) -> str:
+        proc = subprocess.run(self.crictl_argv(*args), capture_output=True, timeout=timeout)
+        if check and proc.returncode != 0:
+            raise AssertionError(f"crictl {' '.join(args)}: {proc.returncode}: {proc.stderr.decode()}")
+        return proc.stdout.decode().strip()
+
+    def inspect(self, verb: str, *args: str) -> dict:
+        return json.loads(self.crictl(verb, "-o", "json", *args))
+
+    def conmons(self) -> list[str]:
+        """pids of conmon processes working for this adapter."""
+        out = subprocess.run(["pgrep", "-f", f"conmon .*{self.dir}/"], capture_output=True, text=True).stdout
+        return out.split()
+
+    def close(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            for pod in self.crictl("pods", "-q", check=False).split():
+                self.crictl("rmp", "-f", pod, check=False)
+            self.proc.terminate()
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+        for pid in self.conmons():  # what a failed test left running
+            subprocess.run(["kill", "-9", pid], check=False)
+        state = os.path.join(self.dir, "state", "runtimes", "pyruntime")
+        for cid in subprocess.run([PYRUNTIME, "--root", state, "list", "-q"], capture_output=True,
+                                  text=True).stdout.split():
+            subprocess.run([PYRUNTIME, "--root", state, "delete", "--force", cid], check=False)
+        unmount_below(self.dir)
+        for hierarchy in glob.glob("/sys/fs/cgroup/*/") + ["/sys/fs/cgroup/"]:
+            path = os.path.join(hierarchy, self.cgroup_parent.lstrip("/"))
+            if os.path.isdir(path):
+                os.rmdir(path)
 
 
 class Podman:

@@ -54,3 +54,11 @@ def podman(workdir, oci_layout):
     client = clients.Podman(workdir, oci_layout)
     yield client
     client.close()
+
+
+@pytest.fixture(scope="module")
+def cri_adapter(netns, workdir, registry):
+    """pyruntime-cri in the module's namespace, its CNI bridge with host ports (portmap)."""
+    adapter = clients.CriAdapter(netns, workdir, cni=clients.CNI_PORTMAP)
+    yield adapter
+    adapter.close()
