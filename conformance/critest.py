@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""critest (Kubernetes' CRI validation suite) through containerd, pyruntime and runc side by side.
+"""critest (Kubernetes' CRI validation suite): containerd with runc, containerd with pyruntime, and
+pyruntime-cri (our own CRI runtime, on pyruntime), side by side.
 
-    sudo conformance/critest [--focus REGEX] [--runtimes pyruntime,runc] [--benchmark]
+    sudo conformance/critest [--focus REGEX] [--runtimes runc,pyruntime,cri] [--benchmark]
 
 critest (cri-tools, pinned) is built once with `go test -c` in the module the Go proxy
 serves, and cached. One private containerd 1.x (tests/integration/clients.py: its own
@@ -10,9 +11,10 @@ serves both runtime handlers; critest runs once per handler (--runtime-handler),
 its test images pointed at the local registry (a busybox image, and busybox httpd as
 the web server). Specs that need images from the internet fail for both runtimes alike.
 
-Prints a row for every spec whose result differs between the runtimes, then the counts
-(`N passed, M failed` for pyruntime last), and exits 1 when pyruntime fails a spec runc
-passes. JUnit reports and critest's output stay under the cache's logs/ directory.
+Prints a row for every spec whose result differs between the runtimes, then the counts,
+and exits 1 when pyruntime (under containerd) or pyruntime-cri fails a spec that
+containerd with runc passes, except the streaming specs pyruntime-cri does not serve
+yet (KNOWN_GAPS, listed in the report). JUnit reports and critest's output stay under the cache's logs/ directory.
 `--benchmark` runs critest's benchmark specs instead and prints their timings.
 """
 from __future__ import annotations
@@ -38,6 +40,9 @@ CACHE = os.environ.get("CONFORMANCE_CACHE", "/var/cache/pyruntime-conformance")
 # the Image Manager specs, which test containerd's image service (the OCI runtime is never
 # called) and pull from the internet, or race a 1 ms deadline against containerd's answer
 SKIP = r"Windows|SELinux|AppArmor|apparmor|seccomp.*localhost|Image Manager"
+
+# specs pyruntime-cri fails because a piece is not built yet (reported, never hidden)
+KNOWN_GAPS = {"cri": r"Streaming runtime should support streaming interfaces"}
 
 RUNC_HANDLER = '''
 [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
@@ -80,7 +85,8 @@ def build_images(workdir: str) -> str:
 
 def run_critest(binary: str, daemon, handler: str, images: str, logs: str, args,
                 name: str = "") -> dict[str, str]:
-    """{spec: passed|failed|skipped} for one runtime handler (``name``: of its report and log)."""
+    """{spec: passed|failed|skipped} for one runtime handler (``name``: of its report and log);
+    handler "" is the daemon's default."""
     name = name or handler
     report = os.path.join(logs, f"junit-{name}.xml")
     argv = [binary, f"--runtime-endpoint=unix://{daemon.socket}", f"--image-endpoint=unix://{daemon.socket}",
@@ -107,26 +113,30 @@ def run_critest(binary: str, daemon, handler: str, images: str, logs: str, args,
     return results
 
 
-def retry_differences(results, binary, daemon, images, logs, args) -> None:
-    """Run once more, for pyruntime, each spec runc passed and pyruntime did not: a spec that
-    passes then is reported as flaky (the report says so), not hidden and not a failure."""
-    ours, ref = results.get("pyruntime"), results.get("runc")
-    if not ours or not ref:
-        return
-    differing = [s for s, r in ref.items() if r == "passed" and ours.get(s) != "passed"]
-    for i, spec in enumerate(differing):
-        focus = re.escape(spec.split("] ", 1)[-1] if "] " in spec else spec)
-        again = run_critest(binary, daemon, "pyruntime", images, logs,
-                            argparse.Namespace(**{**vars(args), "focus": focus}), name=f"pyruntime-retry{i}")
-        if again.get(spec) == "passed":
-            ours[spec] = "passed (on retry)"
-            print(f"critest: flaky for pyruntime, passed on retry: {spec}", file=sys.stderr)
+def retry_differences(results, binary, daemon, adapter, images, logs, args) -> None:
+    """Run once more, for pyruntime and pyruntime-cri, each spec runc passed and they did not: a
+    spec that passes then is reported as flaky (the report says so), not hidden and not a failure."""
+    ref = results.get("runc")
+    for name, server, handler in (("pyruntime", daemon, "pyruntime"), ("cri", adapter, "")):
+        ours = results.get(name)
+        if not ours or not ref:
+            continue
+        differing = [s for s, r in ref.items() if r == "passed" and ours.get(s) != "passed"
+                     and not re.search(KNOWN_GAPS.get(name, "^$"), s)]
+        for i, spec in enumerate(differing):
+            focus = re.escape(spec.split("] ", 1)[-1] if "] " in spec else spec)
+            again = run_critest(binary, server, handler, images, logs,
+                                argparse.Namespace(**{**vars(args), "focus": focus}), name=f"{name}-retry{i}")
+            if again.get(spec) == "passed":
+                ours[spec] = "passed (on retry)"
+                print(f"critest: flaky for {name}, passed on retry: {spec}", file=sys.stderr)
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--focus", default="")
-    ap.add_argument("--runtimes", default="runc,pyruntime")
+    ap.add_argument("--runtimes", default="runc,pyruntime,cri",
+                    help="containerd's handlers, and cri for pyruntime-cri")
     ap.add_argument("--benchmark", action="store_true")
     ap.add_argument("--samples", type=int, default=50, help="containers and pods per benchmark")
     args = ap.parse_args()
@@ -137,7 +147,7 @@ def main() -> int:
     workdir = tempfile.mkdtemp(prefix="pyruntime-critest-")
     os.chmod(workdir, 0o755)
     results: dict[str, dict[str, str]] = {}
-    netns = registry = daemon = None
+    netns = registry = daemon = adapter = None
     try:
         with clients.removed_if_new("/var/lib/containers"):
             layout = build_images(os.path.join(workdir, "images"))
@@ -151,11 +161,15 @@ def main() -> int:
                 runc=shutil.which("runc"), workdir=workdir))
             for handler in args.runtimes.split(","):
                 print(f"critest: {handler}...", file=sys.stderr, flush=True)
-                results[handler] = run_critest(binary, daemon, handler, images, logs, args)
+                if handler == "cri":
+                    adapter = clients.CriAdapter(netns, workdir, cni=CNI)
+                    results[handler] = run_critest(binary, adapter, "", images, logs, args, name="cri")
+                else:
+                    results[handler] = run_critest(binary, daemon, handler, images, logs, args)
             if not args.benchmark:
-                retry_differences(results, binary, daemon, images, logs, args)
+                retry_differences(results, binary, daemon, adapter, images, logs, args)
     finally:
-        for part in (daemon, registry, netns):
+        for part in (adapter, daemon, registry, netns):
             if part is not None:
                 part.close()
         clients.unmount_below(workdir)
@@ -180,30 +194,39 @@ def benchmark_report(handlers: list[str], logs: str) -> int:
             for i, op in enumerate(data["operationsNames"]):
                 values = [d["operationsDurationsNs"][i] / 1e6 for d in data["datapoints"]]
                 medians.setdefault(op, {})[handler] = statistics.median(values)
-    print(f"{'operation (median ms)':24} " + " ".join(f"{h:>10}" for h in handlers) + "   py/runc")
+    others = [h for h in handlers if h != "runc"]
+    print(f"{'operation (median ms)':24} " + " ".join(f"{h:>10}" for h in handlers)
+          + "".join(f" {h + '/runc':>14}" for h in others))
     for op, by in medians.items():
-        ratio = by.get("pyruntime", 0) / by["runc"] if by.get("runc") else 0
-        print(f"{op:24} " + " ".join(f"{by.get(h, 0):10.1f}" for h in handlers) + f"   {ratio:7.2f}")
+        ratios = "".join(f" {by.get(h, 0) / by['runc'] if by.get('runc') else 0:14.2f}" for h in others)
+        print(f"{op:24} " + " ".join(f"{by.get(h, 0):10.1f}" for h in handlers) + ratios)
     return 0 if medians else 1
 
 
 def report(results: dict[str, dict[str, str]], logs: str) -> int:
-    ours, ref = results.get("pyruntime", {}), results.get("runc", {})
-    worse = []
-    print(f"{'spec':100} {'pyruntime':>9} {'runc':>9}")
-    for spec in sorted(set(ours) | set(ref)):
-        a, b = ours.get(spec, "-"), ref.get(spec, "-")
-        if a != b:
-            print(f"{spec[:100]:100} {a:>9} {b:>9}")
-        if b == "passed" and not a.startswith("passed"):
-            worse.append(spec)
-    for name, res in (("runc", ref), ("pyruntime", ours)):
+    ref = results.get("runc", {})
+    others = [n for n in ("pyruntime", "cri") if n in results]
+    names = ["runc"] + others
+    worse, gaps = [], []
+    print(f"{'spec':90} " + " ".join(f"{n:>9}" for n in names))
+    for spec in sorted(set().union(*(set(r) for r in results.values()))):
+        row = [results[n].get(spec, "-") for n in names]
+        if len(set(r.split()[0] for r in row)) > 1:
+            print(f"{spec[:90]:90} " + " ".join(f"{r.split()[0]:>9}" for r in row))
+        for n in others:
+            if ref.get(spec) == "passed" and not results[n].get(spec, "-").startswith("passed"):
+                (gaps if re.search(KNOWN_GAPS.get(n, "^$"), spec) else worse).append(f"{n}: {spec}")
+    for name in names:
+        res = results[name]
         counts = {k: sum(1 for v in res.values() if v.split()[0] == k) for k in ("passed", "failed", "skipped")}
-        print(f"{name}: {counts['passed']} passed, {counts['failed']} failed, {counts['skipped']} skipped")
-    print(f"specs runc passes and pyruntime does not: {len(worse) or 'none'}  (logs: {logs})")
+        label = {"runc": "containerd + runc", "pyruntime": "containerd + pyruntime", "cri": "pyruntime-cri"}[name]
+        print(f"{label}: {counts['passed']} passed, {counts['failed']} failed, {counts['skipped']} skipped")
+    for spec in gaps:
+        print(f"  known gap (not built yet): {spec}")
+    print(f"specs containerd + runc passes and ours do not: {len(worse) or 'none'}  (logs: {logs})")
     for spec in worse:
         print(f"  {spec}")
-    return 1 if worse or not ours else 0
+    return 1 if worse or not all(results.get(n) for n in others) else 0
 
 
 if __name__ == "__main__":
