@@ -102,17 +102,19 @@ def from_dict(data: dict, overrides: dict | None = None, source: str = "config")
                 raise InvalidArgument(f"{source}: {name}: expected {type(field.default).__name__}, got {value!r}")
             values[name] = value
     values.update({k: v for k, v in (overrides or {}).items() if v is not None})
-    cni = data.pop("cni", {})
+    cni = dict(data.pop("cni", {}))
     values["cni_conf_dir"] = cni.pop("conf_dir", Config.cni_conf_dir)
     values["cni_bin_dirs"] = tuple(cni.pop("bin_dirs", Config.cni_bin_dirs))
     state = values.get("state", Config.state)
     runtimes = {"pyruntime": Runtime(PYRUNTIME, "")}
     for name, table in data.pop("runtimes", {}).items():
+        table = dict(table)
         runtimes[name] = Runtime(table.pop("path", PYRUNTIME), table.pop("root", ""))
         _no_more(table, f"{source}: runtimes.{name}")
     runtimes = {name: Runtime(rt.path, rt.root or f"{state}/runtimes/{name}") for name, rt in runtimes.items()}
     registries = {}
     for host, table in data.pop("registries", {}).items():
+        table = dict(table)
         registries[host] = Registry(bool(table.pop("insecure", False)), tuple(table.pop("mirrors", ())))
         _no_more(table, f"{source}: registries.{host}")
     _no_more(cni, f"{source}: cni")

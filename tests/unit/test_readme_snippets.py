@@ -49,3 +49,24 @@ def test_runtime_class_names_the_handler():
     runtime_class, pod = snippet("runtimeclass.yaml").split("\n---\n")
     assert "kind: RuntimeClass" in runtime_class and re.search(r"^handler: pyruntime$", runtime_class, re.M)
     assert "kind: Pod" in pod and "runtimeClassName: pyruntime" in pod
+
+
+def test_cri_config_snippet_names_every_key_with_its_default():
+    import dataclasses
+
+    from cri_adapter import config
+    doc = tomllib.loads(snippet("pyruntime-cri.toml"))
+    loaded = config.from_dict(doc)  # every key is known (an unknown one is refused)
+    defaults = config.from_dict({})
+    for field in dataclasses.fields(config.Config):
+        if field.name not in ("runtimes", "registries"):
+            assert getattr(loaded, field.name) == getattr(defaults, field.name), field.name
+    assert set(doc) - {"runtimes", "cni", "registries"} == \
+        {f.name for f in dataclasses.fields(config.Config)} - {"runtimes", "registries", "cni_conf_dir", "cni_bin_dirs"}
+    assert loaded.runtimes["pyruntime"] == defaults.runtimes["pyruntime"]
+    assert doc["registries"]["registry.local:5000"] == {"insecure": False, "mirrors": []}
+
+
+def test_crictl_snippet_points_at_the_default_socket():
+    from cri_adapter import config
+    assert f"unix://{config.Config().socket}" in snippet("crictl.yaml")
