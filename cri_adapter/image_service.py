@@ -8,7 +8,7 @@ import time
 from ._proto import cri_pb2 as pb
 from ._proto import cri_pb2_grpc
 from .core import Adapter
-from .images.registry import Credentials
+from .images.credentials import Credentials
 from .rpc import handler
 
 

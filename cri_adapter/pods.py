@@ -15,7 +15,7 @@ from ._proto import cri_pb2
 from .convert import pod_files
 from .core import Adapter, now_ns
 from .errors import CRIError, InvalidArgument
-from .images.registry import Credentials
+from .images.credentials import Credentials
 from .records import encode
 
 NODE, POD = 2, 0

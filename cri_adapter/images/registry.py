@@ -16,6 +16,7 @@ import re
 import httpx
 
 from ..errors import FailedPrecondition, NotFound, Unavailable
+from .credentials import Credentials
 
 MANIFEST_TYPES = (
     "application/vnd.oci.image.index.v1+json",
@@ -26,11 +27,6 @@ MANIFEST_TYPES = (
 INDEX_TYPES = MANIFEST_TYPES[0], MANIFEST_TYPES[2]
 MAX_MANIFEST = 4 << 20
 ARCH = {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(), platform.machine())
-
-
-class Credentials:
-    def __init__(self, username: str = "", password: str = "", token: str = ""):
-        self.username, self.password, self.token = username, password, token
 
 
 def _challenge(header: str) -> tuple[str, dict[str, str]]:

@@ -18,7 +18,8 @@ import shutil
 from pyruntime.fileio import replace_file
 
 from ..errors import CRIError, FailedPrecondition, NotFound
-from . import reference, registry, unpack
+from . import reference, unpack
+from .credentials import Credentials
 
 LAYER_TYPES = ("application/vnd.oci.image.layer.v1.tar", "application/vnd.oci.image.layer.v1.tar+gzip",
                "application/vnd.docker.image.rootfs.diff.tar.gzip", "application/vnd.oci.image.layer.v1.tar+zstd")
@@ -44,7 +45,7 @@ class Store:
             self.records = {}
         self.config = config
         self.budget = budget or unpack.Budget()
-        self.client: registry.Client | None = None
+        self.client = None  # the registry client, made (and httpx imported) at the first pull
         self.pulls: dict[str, asyncio.Future] = {}
         self.layer_locks: dict[str, asyncio.Lock] = {}
         self.downloads = asyncio.Semaphore(4)
@@ -88,7 +89,7 @@ class Store:
         return [os.path.join(self.layers, d.split(":", 1)[1]) for d in record["layers"]]
 
     # pull ----------------------------------------------------------------------------------
-    async def pull(self, text: str, creds: registry.Credentials) -> dict:
+    async def pull(self, text: str, creds: Credentials) -> dict:
         ref = reference.parse(text)
         key = str(ref)
         if key in self.pulls:  # the same image pulled twice at once is fetched once
@@ -107,6 +108,7 @@ class Store:
             del self.pulls[key]
 
     async def _pull(self, ref, creds) -> dict:
+        from . import registry
         if self.client is None:
             self.client = registry.Client(self.config)
         media, body, digest = await self.client.manifest(ref, ref.digest or ref.tag, creds)
