@@ -160,8 +160,9 @@ async def start(adapter: Adapter, cid: str) -> None:
     state, _, _ = status(adapter, record)
     if state != CREATED:
         raise FailedPrecondition(f"container {record['id'][:13]} is not created (state {state})")
+    released = now_ns()  # the program runs from the moment start releases it: never after its own exit
     await adapter.runtime(record["handler"]).start(record["id"])
-    record["started_at"] = now_ns()
+    record["started_at"] = released
     adapter.containers.save(record)
     adapter.publish(("started", record["id"]))
 

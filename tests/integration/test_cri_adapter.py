@@ -24,6 +24,14 @@ def cri(cri_adapter):
     return cri_adapter
 
 
+@pytest.fixture(autouse=True)
+def no_pods_after(cri):
+    """A test that fails half way leaves its pods; remove them so the next test starts clean."""
+    yield
+    for pod in cri.crictl("pods", "-q", check=False).split():
+        cri.crictl("rmp", "-f", pod, check=False)
+
+
 def write(directory: str, doc: dict) -> str:
     path = os.path.join(directory, f"{uuid.uuid4().hex[:8]}.json")
     with open(path, "w") as f:
