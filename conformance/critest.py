@@ -13,8 +13,8 @@ the web server). Specs that need images from the internet fail for both runtimes
 
 Prints a row for every spec whose result differs between the runtimes, then the counts,
 and exits 1 when pyruntime (under containerd) or pyruntime-cri fails a spec that
-containerd with runc passes, except the streaming specs pyruntime-cri does not serve
-yet (KNOWN_GAPS, listed in the report). JUnit reports and critest's output stay under the cache's logs/ directory.
+containerd with runc passes (KNOWN_GAPS would name specs excused while a piece is being
+built; the report lists them). JUnit reports and critest's output stay under the cache's logs/ directory.
 `--benchmark` runs critest's benchmark specs instead and prints their timings.
 """
 from __future__ import annotations
@@ -41,8 +41,8 @@ CACHE = os.environ.get("CONFORMANCE_CACHE", "/var/cache/pyruntime-conformance")
 # called) and pull from the internet, or race a 1 ms deadline against containerd's answer
 SKIP = r"Windows|SELinux|AppArmor|apparmor|seccomp.*localhost|Image Manager"
 
-# specs pyruntime-cri fails because a piece is not built yet (reported, never hidden)
-KNOWN_GAPS = {"cri": r"Streaming runtime should support streaming interfaces"}
+# specs one of ours fails because a piece is not built yet (reported, never hidden); none now
+KNOWN_GAPS: dict[str, str] = {}
 
 RUNC_HANDLER = '''
 [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]

@@ -9,6 +9,8 @@
     sandbox_image = "registry.k8s.io/pause:3.10"
     cgroup_parent = "/pyruntime-cri"         # for pods whose config names none
     stop_signal_grace = 10                   # seconds StopPodSandbox gives a container
+    stream_address = "127.0.0.1"             # the streaming server (exec, attach, port-forward)
+    stream_port = 0                          # 0: a free port, chosen at start
 
     [runtimes.<handler>]                     # one per RuntimeClass handler
     path = "/usr/local/bin/pyruntime"        # an OCI runtime with runc's CLI
@@ -58,6 +60,8 @@ class Config:
     sandbox_image: str = "registry.k8s.io/pause:3.10"
     cgroup_parent: str = "/pyruntime-cri"
     stop_signal_grace: int = 10
+    stream_address: str = "127.0.0.1"
+    stream_port: int = 0
     cni_conf_dir: str = "/etc/cni/net.d"
     cni_bin_dirs: tuple[str, ...] = ("/usr/lib/cni", "/opt/cni/bin")
     runtimes: MappingProxyType = dataclasses.field(default_factory=lambda: MappingProxyType({}))

@@ -34,12 +34,16 @@ async def serve(config) -> None:
     from .runtime_service import RuntimeService
 
     from .recover import recover
+    from .streaming import handlers
+    from .streaming.server import Server
 
     adapter = Adapter(config)
     await recover(adapter)
+    streaming = Server(config.stream_address, config.stream_port, handlers.make(adapter))
+    await streaming.start()
     server = grpc.aio.server(options=[("grpc.max_receive_message_length", 16 << 20),
                                       ("grpc.max_send_message_length", 16 << 20)])
-    cri_pb2_grpc.add_RuntimeServiceServicer_to_server(RuntimeService(adapter), server)
+    cri_pb2_grpc.add_RuntimeServiceServicer_to_server(RuntimeService(adapter, streaming), server)
     cri_pb2_grpc.add_ImageServiceServicer_to_server(ImageService(adapter), server)
     os.makedirs(os.path.dirname(config.socket), 0o700, exist_ok=True)
     if os.path.exists(config.socket):
@@ -54,6 +58,7 @@ async def serve(config) -> None:
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
     await server.stop(5)
+    await streaming.close()
     await adapter.images.close()
     os.unlink(config.socket)
 

@@ -9,7 +9,7 @@ from . import containers, pods, stats
 from ._proto import cri_pb2 as pb
 from ._proto import cri_pb2_grpc
 from .core import Adapter
-from .errors import Unimplemented
+from .errors import FailedPrecondition, InvalidArgument, Unimplemented
 from .records import decode
 from .rpc import handler, labels_match
 
@@ -18,8 +18,9 @@ EVENT_TYPES = {"created": 0, "started": 1, "stopped": 2, "deleted": 3}
 
 
 class RuntimeService(cri_pb2_grpc.RuntimeServiceServicer):
-    def __init__(self, adapter: Adapter):
+    def __init__(self, adapter: Adapter, streaming):
         self.adapter = adapter
+        self.streaming = streaming
         self.pod_cidr = ""
 
     @handler
@@ -238,15 +239,39 @@ class RuntimeService(cri_pb2_grpc.RuntimeServiceServicer):
         finally:
             self.adapter.events.remove(queue)
 
-    # streaming (Exec, Attach, PortForward) is its own piece of work: until it lands, say so
+    # streaming: each answers a single-use URL of the streaming server (streaming/)
     @handler
     async def Exec(self, request, context):
-        raise Unimplemented("Exec: the streaming server is not built yet; ExecSync (crictl exec -s) works")
+        record = self._running(request.container_id)
+        if not request.cmd:
+            raise InvalidArgument("cmd: empty")
+        if not (request.stdin or request.stdout or request.stderr):
+            raise InvalidArgument("one of stdin, stdout and stderr must be set")
+        params = {"container_id": record["id"], "cmd": list(request.cmd), "tty": request.tty,
+                  "stdin": request.stdin, "stdout": request.stdout, "stderr": request.stderr}
+        return pb.ExecResponse(url=self.streaming.url("exec", params))
 
     @handler
     async def Attach(self, request, context):
-        raise Unimplemented("Attach: the streaming server is not built yet")
+        record = self._running(request.container_id)
+        config = decode(pb.ContainerConfig, record["config"])
+        if request.stdin and not config.stdin:
+            raise FailedPrecondition("stdin: the container was not created with stdin open")
+        if request.tty != config.tty:
+            raise FailedPrecondition(f"tty: the container was created with tty={config.tty}")
+        params = {"container_id": record["id"], "tty": request.tty, "stdin": request.stdin,
+                  "stdout": request.stdout, "stderr": request.stderr}
+        return pb.AttachResponse(url=self.streaming.url("attach", params))
 
     @handler
     async def PortForward(self, request, context):
-        raise Unimplemented("PortForward: the streaming server is not built yet")
+        record = self.adapter.pods.get(request.pod_sandbox_id)
+        if record["state"] != "ready":
+            raise FailedPrecondition(f"pod {record['id'][:13]} is not ready")
+        return pb.PortForwardResponse(url=self.streaming.url("portforward", {"pod_id": record["id"]}))
+
+    def _running(self, container_id: str) -> dict:
+        record = self.adapter.containers.get(container_id)
+        if containers.status(self.adapter, record)[0] != pb.CONTAINER_RUNNING:
+            raise FailedPrecondition(f"container {record['id'][:13]} is not running")
+        return record

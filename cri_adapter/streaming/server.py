@@ -1,0 +1,126 @@
+"""The streaming server: HTTP/1.1 on its own address, upgraded to SPDY/3.1 for a URL that
+Exec, Attach or PortForward handed out.
+
+A URL carries a single-use token that expires (kubelet fetches it at once); a reused,
+unknown or expired token gets 404, a request that is not an upgrade 400. h11 (sans-I/O)
+parses the HTTP request; after the 101 the connection is SPDY (session.py).
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import time
+
+import h11
+
+from . import portforward, remotecommand
+from .session import Session
+
+log = logging.getLogger("pyruntime-cri")
+TOKEN_LIFETIME = 60.0  # seconds: kubelet and crictl use a URL right away
+MAX_REQUEST = 64 << 10
+
+
+class Tokens:
+    def __init__(self):
+        self.items: dict[str, tuple[float, str, dict]] = {}
+
+    def issue(self, kind: str, params: dict) -> str:
+        now = time.monotonic()
+        self.items = {t: v for t, v in self.items.items() if v[0] > now}  # the expired go
+        token = secrets.token_urlsafe(24)
+        self.items[token] = (now + TOKEN_LIFETIME, kind, params)
+        return token
+
+    def take(self, kind: str, token: str) -> dict | None:
+        entry = self.items.pop(token, None)
+        if entry is None or entry[1] != kind or entry[0] < time.monotonic():
+            return None
+        return entry[2]
+
+
+class Server:
+    def __init__(self, address: str, port: int, handlers: dict):
+        """``handlers``: kind ("exec", "attach", "portforward") -> async fn(session, params, version)."""
+        self.address, self.port, self.handlers = address, port, handlers
+        self.tokens = Tokens()
+        self.server: asyncio.base_events.Server | None = None
+        self.tasks: set = set()
+
+    async def start(self) -> None:
+        self.server = await asyncio.start_server(self._connection, self.address, self.port)
+        self.port = self.server.sockets[0].getsockname()[1]
+
+    def url(self, kind: str, params: dict) -> str:
+        host = f"[{self.address}]" if ":" in self.address else self.address
+        return f"http://{host}:{self.port}/{kind}/{self.tokens.issue(kind, params)}"
+
+    async def close(self) -> None:
+        if self.server:
+            self.server.close()
+        for task in list(self.tasks):
+            task.cancel()
+
+    async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        self.tasks.add(task)
+        try:
+            await self._serve(reader, writer)
+        except (ConnectionError, asyncio.IncompleteReadError, h11.ProtocolError) as exc:
+            log.info("streaming: %s", exc)
+        finally:
+            self.tasks.discard(task)
+            writer.close()
+
+    async def _serve(self, reader, writer) -> None:
+        conn = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_REQUEST)
+        request = None
+        while request is None:
+            event = conn.next_event()
+            if event is h11.NEED_DATA:
+                data = await asyncio.wait_for(reader.read(65536), 30)
+                conn.receive_data(data)
+                if not data and conn.their_state is not h11.DONE:
+                    return
+                continue
+            if isinstance(event, h11.Request):
+                request = event
+            elif isinstance(event, h11.ConnectionClosed):
+                return
+        headers = {}
+        for name, value in request.headers:
+            headers.setdefault(name.decode().lower(), []).append(value.decode())
+        parts = request.target.decode().split("?")[0].strip("/").split("/")
+
+        def refuse(code: int, why: str) -> None:
+            body = why.encode() + b"\n"
+            writer.write(conn.send(h11.Response(status_code=code, headers=[
+                ("content-type", "text/plain"), ("content-length", str(len(body))), ("connection", "close")])))
+            writer.write(conn.send(h11.Data(data=body)) + conn.send(h11.EndOfMessage()))
+
+        if len(parts) != 2 or parts[0] not in self.handlers:
+            return refuse(404, "no such stream")
+        kind, token = parts
+        upgrade = ",".join(headers.get("upgrade", [])).lower()
+        if "spdy/3.1" not in upgrade:
+            return refuse(400, "this endpoint speaks SPDY/3.1 (Upgrade: SPDY/3.1); WebSocket is not served yet")
+        params = self.tokens.take(kind, token)
+        if params is None:
+            return refuse(404, "unknown or expired token")
+        offered = [p.strip() for v in headers.get("x-stream-protocol-version", []) for p in v.split(",")]
+        supported = portforward.PROTOCOLS if kind == "portforward" else remotecommand.PROTOCOLS
+        version = next((p for p in offered if p in supported), None)
+        if version is None:
+            return refuse(403, f"none of the protocols {offered} is supported (have {', '.join(supported)})")
+        writer.write(conn.send(h11.InformationalResponse(status_code=101, headers=[
+            ("connection", "Upgrade"), ("upgrade", "SPDY/3.1"), ("x-stream-protocol-version", version)])))
+        await writer.drain()
+        leftover, _ = conn.trailing_data
+        session = Session(reader, writer, bytes(leftover))
+        reading = asyncio.ensure_future(session.run())
+        try:
+            await self.handlers[kind](session, params, version)
+        finally:
+            await session.close()
+            reading.cancel()
