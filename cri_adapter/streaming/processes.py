@@ -152,7 +152,15 @@ class Attached:
     async def start(cls, bundle: str) -> "Attached":
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET | socket.SOCK_CLOEXEC)
         sock.setblocking(False)
-        await asyncio.get_running_loop().sock_connect(sock, os.path.join(bundle, "attach"))
+        # a bundle's path may be longer than a socket address can be: reach it through an fd
+        directory = os.open(bundle, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            await asyncio.get_running_loop().sock_connect(sock, f"/proc/self/fd/{directory}/attach")
+        except OSError:
+            sock.close()
+            raise
+        finally:
+            os.close(directory)
         return cls(sock, bundle)
 
     def _readable(self) -> None:

@@ -17,7 +17,7 @@ import zlib
 VERSION = 3
 SYN_STREAM, SYN_REPLY, RST_STREAM, SETTINGS, PING, GOAWAY, HEADERS, WINDOW_UPDATE = 1, 2, 3, 4, 6, 7, 8, 9
 FLAG_FIN = 0x01
-MAX_FRAME = 16 << 20     # a data or control frame larger than this is an attack, not a stream
+MAX_FRAME = 1 << 20      # client-go sends frames of 32 KiB at most: a larger one is an attack
 MAX_HEADERS = 256 << 10  # an inflated header block larger than this is refused
 RST_PROTOCOL_ERROR, RST_REFUSED_STREAM, RST_CANCEL, RST_INTERNAL_ERROR = 1, 3, 5, 6
 

@@ -207,3 +207,120 @@ def test_bad_requests_get_the_right_code_and_leave_nothing(cri, case):
     assert len(cri.crictl("ps", "-aq").split()) == (1 if case == "duplicate" else 0)
     cri.crictl("rmp", "-f", pod)
     nothing_left(cri)
+
+
+# streaming: exec, attach, port-forward through the adapter's streaming server (SPDY) ------------------
+
+def running_pod(cri, name: str, **container) -> tuple[str, str]:
+    pod_file = pod_config(cri, name)
+    pod = cri.crictl("runp", pod_file)
+    return pod, run_container(cri, pod, pod_file, "main", **container)
+
+
+def test_exec_streams_stdin_stdout_stderr_and_the_exit_code(cri):
+    pod, cid = running_pod(cri, "exec", command=["sleep", "1000"])
+    proc = subprocess.run(cri.crictl_argv("exec", "-i", cid, "sh", "-c", "read x; echo got $x; echo e >&2; exit 3"),
+                          input="hello\n", capture_output=True, text=True, timeout=60)
+    assert proc.stdout == "got hello\n" and "e\n" in proc.stderr
+    assert proc.returncode == 1 and "exit code 3" in proc.stderr  # crictl's way of reporting it
+    cri.crictl("rmp", "-f", pod)
+    nothing_left(cri)
+
+
+def test_exec_with_a_terminal(cri):
+    pod, cid = running_pod(cri, "tty", command=["sleep", "1000"])
+    # script(1) lends crictl a terminal, as a person's would be
+    proc = subprocess.run(["script", "-qec", " ".join(cri.crictl_argv("exec", "-it", cid, "sh", "-c",
+                                                                        "tty; test -t 0 && echo term")), "/dev/null"],
+                          capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    assert "/dev/pts/" in proc.stdout and "term" in proc.stdout
+    cri.crictl("rmp", "-f", pod)
+    nothing_left(cri)
+
+
+def test_attach_to_a_container_with_stdin(cri):
+    pod_file = pod_config(cri, "attach")
+    pod = cri.crictl("runp", pod_file)
+    cid = run_container(cri, pod, pod_file, "main", stdin=True, stdin_once=True,
+                        command=["sh", "-c", "read line; echo got $line; echo bye >&2"])
+    proc = subprocess.run(cri.crictl_argv("attach", "-i", cid), input="ping\n", capture_output=True, text=True,
+                          timeout=60)
+    assert "got ping" in proc.stdout and "bye" in proc.stderr
+    wait_for(lambda: state(cri, cid)["state"] == "CONTAINER_EXITED", "the attached container's exit")
+    cri.crictl("rmp", "-f", pod)
+    nothing_left(cri)
+
+
+def test_port_forward_into_the_pod(cri):
+    pod_file = pod_config(cri, "pf")
+    pod = cri.crictl("runp", pod_file)
+    run_container(cri, pod, pod_file, "httpd", image=HTTPD)
+    forward = subprocess.Popen(cri.crictl_argv("port-forward", pod, "18181:80"), stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)
+    try:
+        assert "Forwarding from" in forward.stdout.readline()
+        probe = ("import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:18181/', timeout=5)"
+                 ".read().decode())")
+        for _ in range(2):  # a second connection through the same session
+            out = subprocess.run(cri.netns.cmd("python3", "-c", probe), capture_output=True, text=True, timeout=30)
+            assert "hello from busybox httpd" in out.stdout, out.stderr
+    finally:
+        forward.terminate()
+        forward.wait()
+    cri.crictl("rmp", "-f", pod)
+    nothing_left(cri)
+
+
+def test_twenty_execs_at_once(cri):
+    pod, cid = running_pod(cri, "many", command=["sleep", "1000"])
+    procs = [subprocess.Popen(cri.crictl_argv("exec", cid, "sh", "-c", f"echo {i}"), stdout=subprocess.PIPE,
+                              text=True) for i in range(20)]
+    assert sorted(int(p.communicate(timeout=120)[0]) for p in procs) == list(range(20))
+    cri.crictl("rmp", "-f", pod)
+    nothing_left(cri)
+
+
+def test_a_client_that_vanishes_leaves_no_process_in_the_container(cri):
+    pod, cid = running_pod(cri, "vanish", command=["sleep", "1000"])
+    client = subprocess.Popen(cri.crictl_argv("exec", cid, "sleep", "4242"), stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    wait_for(lambda: "sleep 4242" in cri.crictl("exec", "-s", cid, "ps", "-o", "args"), "the exec'd program")
+    client.kill()  # no goodbye: the connection just drops
+    client.wait()
+    wait_for(lambda: "sleep 4242" not in cri.crictl("exec", "-s", cid, "ps", "-o", "args"),
+             "the exec'd program to be killed")
+    cri.crictl("rmp", "-f", pod)
+    nothing_left(cri)
+
+
+def test_streaming_urls_are_single_use_and_bad_requests_are_refused(cri):
+    import grpc
+    import http.client
+
+    from cri_adapter._proto import cri_pb2 as pb
+    from cri_adapter._proto import cri_pb2_grpc
+    pod, cid = running_pod(cri, "urls", command=["sleep", "1000"])
+    stub = cri_pb2_grpc.RuntimeServiceStub(grpc.insecure_channel(f"unix://{cri.socket}"))
+    url = stub.Exec(pb.ExecRequest(container_id=cid, cmd=["true"], stdout=True)).url
+    # the streaming server listens in the adapter's namespace: ask from there
+    probe = f"""
+import http.client, urllib.parse, socket
+u = urllib.parse.urlparse({url!r})
+def post(path, headers):
+    c = http.client.HTTPConnection(u.hostname, u.port, timeout=10)
+    c.request("POST", path, headers=headers)
+    return c.getresponse().status
+spdy = {{"Connection": "Upgrade", "Upgrade": "SPDY/3.1", "X-Stream-Protocol-Version": "v4.channel.k8s.io"}}
+print(post(u.path, {{}}))                      # not an upgrade: 400 (and the token is not spent)
+print(post(u.path, spdy))                      # 101
+print(post(u.path, spdy))                      # the same token again: 404
+print(post("/exec/forged", spdy))              # 404
+s = socket.create_connection((u.hostname, u.port)); s.sendall(b"GET / HTTP/1.1\\r\\nHost: x\\r\\nX: " + b"a" * 100000 + b"\\r\\n\\r\\n")
+print(len(s.recv(100)) >= 0)
+"""
+    out = subprocess.run(cri.netns.cmd("python3", "-c", probe), capture_output=True, text=True, timeout=60)
+    assert out.stdout.split() == ["400", "101", "404", "404", "True"], out.stderr
+    assert stub.Version(pb.VersionRequest()).runtime_name == "pyruntime-cri"  # the server lives on
+    del http.client
+    cri.crictl("rmp", "-f", pod)
+    nothing_left(cri)
