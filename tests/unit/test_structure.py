@@ -128,3 +128,37 @@ def test_create_path_imports_no_heavy_modules(tmp_path):
                     "importlib", "warnings", "_socket", "struct"}
     assert not top & lean, sorted(top & lean)
     assert "pyruntime.model.limits" not in loaded and "pyruntime.model.seccomp" not in loaded
+
+
+def _top_imports(path: str) -> set[str]:
+    tree = ast.parse(open(path).read())
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module.split(".")[0])
+        elif isinstance(node, ast.Import):
+            found.update(alias.name.split(".")[0] for alias in node.names)
+    return found
+
+
+def test_the_runtime_never_imports_the_cri_adapter_or_its_libraries():
+    """pyruntime's container path stays lean: grpc, protobuf, httpx, h11 belong to cri_adapter alone."""
+    wrong = [(rel, sorted(_top_imports(path) & {"cri_adapter", "grpc", "google", "httpx", "h11", "pyroute2"}))
+             for rel, path in modules()]
+    assert [w for w in wrong if w[1]] == []
+
+
+def test_the_cri_adapter_uses_pyruntime_only_below_its_cli():
+    """The adapter drives containers through the runtime's CLI (gRPC threads and fork do not mix); it may
+    share the model and the kernel-call wrappers, never the lifecycle or the CLI."""
+    adapter = os.path.join(REPO, "cri_adapter")
+    wrong = []
+    for root, _, files in os.walk(adapter):
+        for name in files:
+            if name.endswith(".py") and "_proto" not in root:
+                path = os.path.join(root, name)
+                for target in imported(path):
+                    parts = target.split(".")
+                    if len(parts) > 1 and LAYERS.get(parts[1], 0) >= LAYERS["lifecycle"]:
+                        wrong.append((os.path.relpath(path, REPO), target))
+    assert wrong == []
