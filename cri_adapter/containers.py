@@ -165,6 +165,15 @@ async def start(adapter: Adapter, cid: str) -> None:
     record["started_at"] = released
     adapter.containers.save(record)
     adapter.publish(("started", record["id"]))
+    watch(adapter, record)
+
+
+def watch(adapter: Adapter, record: dict) -> None:
+    """Publish the container's STOPPED event when it exits, by itself or by a stop."""
+    async def wait() -> None:
+        if await monitor.wait_exit(adapter.exits, record["id"], record["bundle"], None):
+            adapter.publish(("stopped", record["id"]))
+    adapter.watchers.add(asyncio.ensure_future(wait()))
 
 
 async def stop(adapter: Adapter, cid: str, timeout: int) -> None:
@@ -180,15 +189,10 @@ async def stop(adapter: Adapter, cid: str, timeout: int) -> None:
         signal = _stop_signal(record)
         await _kill(runtime, record["id"], signal)
         if await monitor.wait_exit(adapter.exits, record["id"], record["bundle"], timeout):
-            return _stopped(adapter, record)
+            return
     await _kill(runtime, record["id"], "KILL")  # a created container's init too: it has not run yet
     if not await monitor.wait_exit(adapter.exits, record["id"], record["bundle"], 30):
         raise DeadlineExceeded(f"container {record['id'][:13]} did not exit 30 s after SIGKILL")
-    _stopped(adapter, record)
-
-
-def _stopped(adapter: Adapter, record: dict) -> None:
-    adapter.publish(("stopped", record["id"]))
 
 
 def _stop_signal(record: dict) -> str:

@@ -32,6 +32,7 @@ class Adapter:
         self.images = Store(config.root, config)
         self.runtimes = {name: oci.Runtime(name, rt.path, rt.root) for name, rt in config.runtimes.items()}
         self.events: list = []  # queues of GetContainerEvents streams
+        self.watchers: set = set()  # tasks waiting for containers' exits (their STOPPED events)
 
     def runtime(self, handler: str) -> oci.Runtime:
         name, _ = self.config.runtime(handler)
@@ -46,3 +47,4 @@ class Adapter:
     def publish(self, event) -> None:
         for queue in list(self.events):
             queue.put_nowait(event)
+        self.watchers = {task for task in self.watchers if not task.done()}

@@ -28,6 +28,8 @@ async def recover(adapter: Adapter) -> None:
             if state is None or state.get("status") == "stopped":
                 record["unknown"] = True
                 adapter.containers.save(record)
+            elif record.get("started_at"):
+                containers.watch(adapter, record)
     for record in list(adapter.pods.items.values()):
         if record.get("creating"):
             log.warning("pod %s: its creation was interrupted; removing it", record["id"][:13])

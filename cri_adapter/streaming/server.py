@@ -14,7 +14,7 @@ import time
 
 import h11
 
-from . import portforward, remotecommand
+from . import portforward, remotecommand, websocket
 from .session import Session
 
 log = logging.getLogger("pyruntime-cri")
@@ -103,8 +103,10 @@ class Server:
             return refuse(404, "no such stream")
         kind, token = parts
         upgrade = ",".join(headers.get("upgrade", [])).lower()
+        if "websocket" in upgrade:
+            return await self._websocket(conn, reader, writer, kind, token, headers, refuse)
         if "spdy/3.1" not in upgrade:
-            return refuse(400, "this endpoint speaks SPDY/3.1 (Upgrade: SPDY/3.1); WebSocket is not served yet")
+            return refuse(400, "this endpoint speaks SPDY/3.1 or WebSocket (an Upgrade request)")
         params = self.tokens.take(kind, token)
         if params is None:
             return refuse(404, "unknown or expired token")
@@ -118,6 +120,33 @@ class Server:
         await writer.drain()
         leftover, _ = conn.trailing_data
         session = Session(reader, writer, bytes(leftover))
+        reading = asyncio.ensure_future(session.run())
+        try:
+            await self.handlers[kind](session, params, version)
+        finally:
+            await session.close()
+            reading.cancel()
+
+    async def _websocket(self, conn, reader, writer, kind: str, token: str, headers: dict, refuse) -> None:
+        """Exec and attach over WebSocket (v5/v4 channel protocols); port-forward is SPDY only here."""
+        if kind == "portforward":
+            return refuse(400, "port-forward is served over SPDY/3.1 only")
+        key = (headers.get("sec-websocket-key") or [""])[0]
+        if not key or (headers.get("sec-websocket-version") or [""])[0] != "13":
+            return refuse(400, "a WebSocket upgrade needs Sec-WebSocket-Key and Sec-WebSocket-Version 13")
+        offered = [p.strip() for v in headers.get("sec-websocket-protocol", []) for p in v.split(",")]
+        version = next((p for p in offered if p in websocket.PROTOCOLS), None)
+        if version is None:
+            return refuse(403, f"none of the protocols {offered} is supported (have {', '.join(websocket.PROTOCOLS)})")
+        params = self.tokens.take(kind, token)
+        if params is None:
+            return refuse(404, "unknown or expired token")
+        writer.write(conn.send(h11.InformationalResponse(status_code=101, headers=[
+            ("connection", "Upgrade"), ("upgrade", "websocket"), ("sec-websocket-accept", websocket.accept_key(key)),
+            ("sec-websocket-protocol", version)])))
+        await writer.drain()
+        leftover, _ = conn.trailing_data
+        session = websocket.Session(reader, writer, bytes(leftover), version, remotecommand.expected(params))
         reading = asyncio.ensure_future(session.run())
         try:
             await self.handlers[kind](session, params, version)

@@ -301,6 +301,9 @@ log_level = "info"
 [runtimes.pyruntime]
 path = "{PYRUNTIME}"
 
+[runtimes.runc]
+path = "{shutil.which("runc") or "runc"}"
+
 [cni]
 conf_dir = "{self.dir}/cni"
 

@@ -324,3 +324,62 @@ print(len(s.recv(100)) >= 0)
     del http.client
     cri.crictl("rmp", "-f", pod)
     nothing_left(cri)
+
+
+def test_a_runtime_class_handler_picks_the_oci_runtime(cri):
+    """The same conversion, run by runc for the `runc` handler: its state lists the container, pyruntime's not."""
+    pod_file = pod_config(cri, "handler")
+    pod = cri.crictl("runp", "--runtime", "runc", pod_file)
+    cid = run_container(cri, pod, pod_file, "main", command=["sleep", "1000"])
+    assert cri.inspect("inspectp", pod)["status"]["runtimeHandler"] == "runc"
+    runc_state = os.path.join(cri.dir, "state", "runtimes", "runc")
+    listed = subprocess.run(["runc", "--root", runc_state, "list", "-q"], capture_output=True, text=True).stdout
+    assert cid in listed.split()
+    assert cri.crictl("exec", "-s", cid, "echo", "hi") == "hi"
+    cri.crictl("rmp", "-f", pod)
+    assert subprocess.run(["runc", "--root", runc_state, "list", "-q"], capture_output=True, text=True).stdout == ""
+    nothing_left(cri)
+
+
+def test_container_events_stream(cri):
+    import grpc
+
+    from cri_adapter._proto import cri_pb2 as pb
+    from cri_adapter._proto import cri_pb2_grpc
+    stub = cri_pb2_grpc.RuntimeServiceStub(grpc.insecure_channel(f"unix://{cri.socket}"))
+    events = stub.GetContainerEvents(pb.GetEventsRequest())
+    pod, cid = running_pod(cri, "events", command=["sleep", "1000"])
+    cri.crictl("stop", cid)
+    cri.crictl("rm", cid)
+    seen = []
+    for event in events:
+        if event.container_id == cid:
+            seen.append(pb.ContainerEventType.Name(event.container_event_type))
+        if len(seen) == 4:
+            break
+    events.cancel()
+    assert seen == ["CONTAINER_CREATED_EVENT", "CONTAINER_STARTED_EVENT", "CONTAINER_STOPPED_EVENT",
+                    "CONTAINER_DELETED_EVENT"]
+    cri.crictl("rmp", "-f", pod)
+    nothing_left(cri)
+
+
+def test_exec_and_attach_over_websocket(cri):
+    pod_file = pod_config(cri, "ws")
+    pod = cri.crictl("runp", pod_file)
+    cid = run_container(cri, pod, pod_file, "main", command=["sleep", "1000"])
+    proc = subprocess.run(cri.crictl_argv("exec", "--transport", "websocket", "-i", cid, "sh", "-c",
+                                          "read x; echo got $x; echo e >&2; exit 3"),
+                          input="hello\n", capture_output=True, text=True, timeout=60)
+    assert proc.stdout == "got hello\n" and "e\n" in proc.stderr and "exit code 3" in proc.stderr
+    tty = subprocess.run(["script", "-qec", " ".join(cri.crictl_argv("exec", "--transport", "websocket", "-it",
+                                                                       cid, "tty")), "/dev/null"],
+                         capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    assert "/dev/pts/" in tty.stdout
+    attached = run_container(cri, pod, pod_file, "att", stdin=True, stdin_once=True,
+                             command=["sh", "-c", "read line; echo got $line"])
+    proc = subprocess.run(cri.crictl_argv("attach", "--transport", "websocket", "-i", attached), input="ping\n",
+                          capture_output=True, text=True, timeout=60)
+    assert "got ping" in proc.stdout, proc.stderr
+    cri.crictl("rmp", "-f", pod)
+    nothing_left(cri)

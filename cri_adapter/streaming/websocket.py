@@ -1,0 +1,127 @@
+"""Kubernetes' remote command protocol over WebSocket (v5 and v4 channel protocols), on wsproto.
+
+Each binary message starts with its channel: 0 stdin, 1 stdout, 2 stderr, 3 error,
+4 resize; v5 adds 255 followed by a channel, which closes that channel (stdin's end).
+The channels become stream objects with the SPDY streams' calls, so remotecommand.py
+serves both transports alike.
+"""
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+
+from wsproto import ConnectionType
+from wsproto.connection import Connection
+from wsproto.utilities import LocalProtocolError, RemoteProtocolError
+from wsproto.events import BytesMessage, CloseConnection, Message, Ping
+
+PROTOCOLS = ("v5.channel.k8s.io", "v4.channel.k8s.io")
+CHANNELS = {"stdin": 0, "stdout": 1, "stderr": 2, "error": 3, "resize": 4}
+CLOSE = 255
+GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+
+def accept_key(key: str) -> str:
+    return base64.b64encode(hashlib.sha1((key + GUID).encode()).digest()).decode()
+
+
+class Channel:
+    def __init__(self, session: "Session", name: str):
+        self.session, self.name, self.number = session, name, CHANNELS[name]
+        self.incoming: asyncio.Queue = asyncio.Queue()
+        self.ended = False
+
+    def header(self, name: str) -> str:
+        return self.name if name.lower() == "streamtype" else ""
+
+    def _end(self) -> None:
+        if not self.ended:
+            self.ended = True
+            self.incoming.put_nowait(b"")
+
+    async def read(self) -> bytes:
+        return await self.incoming.get()
+
+    def write(self, data: bytes, fin: bool = False) -> None:
+        if data:
+            self.session.send(bytes([self.number]) + data)
+        if fin:
+            self.close()
+
+    def close(self) -> None:
+        if self.session.version.startswith("v5"):
+            self.session.send(bytes([CLOSE, self.number]))
+
+
+class Session:
+    def __init__(self, reader, writer, initial: bytes, version: str, wanted: set[str]):
+        self.reader, self.writer, self.initial, self.version = reader, writer, initial, version
+        self.ws = Connection(ConnectionType.SERVER)
+        self.channels = {CHANNELS[name]: Channel(self, name) for name in wanted}
+        self.new_streams: asyncio.Queue = asyncio.Queue()
+        for channel in self.channels.values():
+            self.new_streams.put_nowait(channel)
+        self.closed = asyncio.Event()
+        self.partial = b""
+
+    def send(self, payload: bytes) -> None:
+        if not self.writer.is_closing():
+            self.writer.write(self.ws.send(Message(data=payload)))
+
+    async def drain(self) -> None:
+        try:
+            await self.writer.drain()
+        except ConnectionError:
+            self.closed.set()
+
+    async def run(self) -> None:
+        try:
+            data = self.initial
+            while True:
+                if data:
+                    self.ws.receive_data(data)
+                    for event in self.ws.events():
+                        if not self._event(event):
+                            return
+                data = await self.reader.read(65536)
+                if not data:
+                    return
+        except (ConnectionError, RemoteProtocolError):
+            return
+        finally:
+            self.closed.set()
+            for channel in self.channels.values():
+                channel._end()
+            self.new_streams.put_nowait(None)
+
+    def _event(self, event) -> bool:
+        if isinstance(event, BytesMessage):
+            self.partial += event.data
+            if not event.message_finished:
+                return True
+            message, self.partial = self.partial, b""
+            if not message:
+                return True
+            if message[0] == CLOSE and len(message) == 2 and self.version.startswith("v5"):
+                if message[1] in self.channels:
+                    self.channels[message[1]]._end()
+            elif message[0] in self.channels and len(message) > 1:
+                self.channels[message[0]].incoming.put_nowait(message[1:])
+            return True
+        if isinstance(event, Ping):
+            self.writer.write(self.ws.send(event.response()))
+            return True
+        if isinstance(event, CloseConnection):
+            self.writer.write(self.ws.send(event.response()))
+            return False
+        return True
+
+    async def close(self) -> None:
+        if not self.writer.is_closing():
+            try:
+                self.writer.write(self.ws.send(CloseConnection(code=1000)))
+            except LocalProtocolError:  # the client closed first: nothing more to send
+                pass
+        await self.drain()
+        self.writer.close()
