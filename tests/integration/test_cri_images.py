@@ -8,7 +8,6 @@ import os
 import subprocess
 import time
 
-
 from clients import REGISTRY_PORT
 
 BUSYBOX = f"127.0.0.1:{REGISTRY_PORT}/busybox:latest"
