@@ -33,13 +33,7 @@ from cri_adapter._proto import cri_pb2 as pb  # noqa: E402
 from cri_adapter._proto import cri_pb2_grpc  # noqa: E402
 
 IMAGE = f"127.0.0.1:{clients.REGISTRY_PORT}/busybox:latest"
-RUNC_HANDLER = '''
-[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
-  runtime_type = "io.containerd.runc.v2"
-[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
-  BinaryName = "{runc}"
-  Root = "{workdir}/runc-state"
-'''
+RUNC_HANDLER = clients.RUNC_HANDLER
 
 
 class Target:

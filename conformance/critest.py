@@ -44,14 +44,7 @@ SKIP = r"Windows|SELinux|AppArmor|apparmor|seccomp.*localhost|Image Manager"
 # specs one of ours fails because a piece is not built yet (reported, never hidden); none now
 KNOWN_GAPS: dict[str, str] = {}
 
-RUNC_HANDLER = '''
-[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
-  runtime_type = "io.containerd.runc.v2"
-
-[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
-  BinaryName = "{runc}"
-  Root = "{workdir}/runc-state"
-'''
+RUNC_HANDLER = clients.RUNC_HANDLER
 CNI = clients.CNI_PORTMAP
 
 

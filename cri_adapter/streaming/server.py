@@ -117,15 +117,8 @@ class Server:
             return refuse(403, f"none of the protocols {offered} is supported (have {', '.join(supported)})")
         writer.write(conn.send(h11.InformationalResponse(status_code=101, headers=[
             ("connection", "Upgrade"), ("upgrade", "SPDY/3.1"), ("x-stream-protocol-version", version)])))
-        await writer.drain()
         leftover, _ = conn.trailing_data
-        session = Session(reader, writer, bytes(leftover))
-        reading = asyncio.ensure_future(session.run())
-        try:
-            await self.handlers[kind](session, params, version)
-        finally:
-            await session.close()
-            reading.cancel()
+        await self._run(writer, Session(reader, writer, bytes(leftover)), kind, params, version)
 
     async def _websocket(self, conn, reader, writer, kind: str, token: str, headers: dict, refuse) -> None:
         """Exec and attach over WebSocket (v5/v4 channel protocols); port-forward is SPDY only here."""
@@ -144,9 +137,13 @@ class Server:
         writer.write(conn.send(h11.InformationalResponse(status_code=101, headers=[
             ("connection", "Upgrade"), ("upgrade", "websocket"), ("sec-websocket-accept", websocket.accept_key(key)),
             ("sec-websocket-protocol", version)])))
-        await writer.drain()
         leftover, _ = conn.trailing_data
         session = websocket.Session(reader, writer, bytes(leftover), version, remotecommand.expected(params))
+        await self._run(writer, session, kind, params, version)
+
+    async def _run(self, writer, session, kind: str, params: dict, version: str) -> None:
+        """After the 101: read the session's frames while the handler serves it, then close it."""
+        await writer.drain()
         reading = asyncio.ensure_future(session.run())
         try:
             await self.handlers[kind](session, params, version)

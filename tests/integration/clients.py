@@ -186,6 +186,15 @@ CNI = '''{"cniVersion": "0.4.0", "name": "pyruntime-test", "plugins": [
   {"type": "bridge", "bridge": "pyrt0", "isGateway": true, "ipMasq": false,
    "ipam": {"type": "host-local", "ranges": [[{"subnet": "10.222.0.0/24"}]], "dataDir": "%s"}},
   {"type": "loopback"}]}'''
+# containerd's runc handler beside pyruntime, for side-by-side runs (critest, bench/cri)
+RUNC_HANDLER = '''
+[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+  runtime_type = "io.containerd.runc.v2"
+
+[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+  BinaryName = "{runc}"
+  Root = "{workdir}/runc-state"
+'''
 # the bridge, plus portmap for host ports (its iptables rules live in the test's namespace only)
 CNI_PORTMAP = '''{"cniVersion": "0.4.0", "name": "pyruntime-test", "plugins": [
   {"type": "bridge", "bridge": "pyrt0", "isGateway": true, "ipMasq": false,
@@ -194,7 +203,21 @@ CNI_PORTMAP = '''{"cniVersion": "0.4.0", "name": "pyruntime-test", "plugins": [
   {"type": "loopback"}]}'''
 
 
-class Containerd:
+class CriEndpoint:
+    """crictl pointed at a CRI socket (``self.socket``) from inside the test's namespace (``self.netns``)."""
+
+    def crictl_argv(self, *args: str) -> list[str]:
+        return self.netns.cmd(crictl(), "-c", "/dev/null", "--runtime-endpoint", f"unix://{self.socket}",
+                              "--image-endpoint", f"unix://{self.socket}", "--timeout", "60s", *args)
+
+    def crictl(self, *args: str, check: bool = True, timeout: float = 120) -> str:
+        proc = subprocess.run(self.crictl_argv(*args), capture_output=True, timeout=timeout)
+        if check and proc.returncode != 0:
+            raise AssertionError(f"crictl {' '.join(args)}: {proc.returncode}: {proc.stderr.decode()}")
+        return proc.stdout.decode().strip()
+
+
+class Containerd(CriEndpoint):
     """containerd 1.x in the namespace; ctr and crictl pointed at it."""
 
     def __init__(self, netns: NetNS, workdir: str, launch: tuple[str, ...] = (), extra_config: str = "",
@@ -233,16 +256,6 @@ class Containerd:
             raise AssertionError(f"{' '.join(argv)}: {proc.returncode}: {proc.stderr.decode()}")
         return proc
 
-    def crictl_argv(self, *args: str) -> list[str]:
-        return self.netns.cmd(crictl(), "-c", "/dev/null", "--runtime-endpoint", f"unix://{self.socket}",
-                              "--image-endpoint", f"unix://{self.socket}", "--timeout", "60s", *args)
-
-    def crictl(self, *args: str, check: bool = True, timeout: float = 120) -> str:
-        proc = subprocess.run(self.crictl_argv(*args), capture_output=True, timeout=timeout)
-        if check and proc.returncode != 0:
-            raise AssertionError(f"crictl {' '.join(args)}: {proc.returncode}: {proc.stderr.decode()}")
-        return proc.stdout.decode().strip()
-
     def shim_logs(self) -> str:
         """Every log.json the runc shim gave pyruntime (--log), concatenated."""
         out = []
@@ -273,7 +286,7 @@ class Containerd:
         self.fixed_paths.close()
 
 
-class CriAdapter:
+class CriAdapter(CriEndpoint):
     """pyruntime-cri in the namespace (its own root, state and socket under ``workdir``); crictl pointed at it.
 
     The registry's images are pulled over plain HTTP, the sandbox image is the registry's pause,
@@ -329,16 +342,6 @@ insecure = true
         self.proc.kill()
         self.proc.wait()
         self.log.close()
-
-    def crictl_argv(self, *args: str) -> list[str]:
-        return self.netns.cmd(crictl(), "-c", "/dev/null", "--runtime-endpoint", f"unix://{self.socket}",
-                              "--image-endpoint", f"unix://{self.socket}", "--timeout", "60s", *args)
-
-    def crictl(self, *args: str, check: bool = True, timeout: float = 120) -> str:
-        proc = subprocess.run(self.crictl_argv(*args), capture_output=True, timeout=timeout)
-        if check and proc.returncode != 0:
-            raise AssertionError(f"crictl {' '.join(args)}: {proc.returncode}: {proc.stderr.decode()}")
-        return proc.stdout.decode().strip()
 
     def inspect(self, verb: str, *args: str) -> dict:
         return json.loads(self.crictl(verb, "-o", "json", *args))
