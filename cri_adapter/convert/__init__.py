@@ -31,9 +31,7 @@ def container_spec(config, sandbox, pod: PodContext, inputs: ContainerInputs) ->
     nodes, device_rules = linux.devices(config.devices, inputs, privileged)
     seccomp_profile = security.seccomp(ctx.seccomp if ctx and ctx.HasField("seccomp") else None,
                                        caps, privileged, inputs.seccomp_localhost)
-    if ctx and (ctx.apparmor.profile_type == 2 or ctx.apparmor_profile.startswith("localhost/")) \
-            and not inputs.apparmor:
-        raise InvalidArgument("linux.security_context.apparmor: this host has no AppArmor")
+    apparmor = security.apparmor(ctx, privileged, inputs.apparmor)
     resources = config.linux.resources if config.linux.HasField("resources") else None
     proc = {
         "terminal": config.tty,
@@ -45,6 +43,8 @@ def container_spec(config, sandbox, pod: PodContext, inputs: ContainerInputs) ->
                          **({"ambient": ambient, "inheritable": ambient} if ambient else {})},
         "noNewPrivileges": bool(ctx and ctx.no_new_privs),
     }
+    if apparmor:
+        proc["apparmorProfile"] = apparmor
     if not proc["cwd"].startswith("/"):
         raise InvalidArgument(f"working_dir: {proc['cwd']!r} is not absolute")
     if resources is not None and resources.oom_score_adj:

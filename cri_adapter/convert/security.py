@@ -70,3 +70,29 @@ def paths(ctx, privileged: bool) -> tuple[list[str], list[str]]:
     masked = list(ctx.masked_paths) if ctx and ctx.masked_paths else list(MASKED)
     readonly = list(ctx.readonly_paths) if ctx and ctx.readonly_paths else list(READONLY)
     return masked, readonly
+
+
+def apparmor(ctx, privileged: bool, host_has_apparmor: bool) -> str | None:
+    """process.apparmorProfile: a Localhost profile by name (loaded by the node's admin); RuntimeDefault
+    is refused where AppArmor is on (pyruntime-cri loads no default profile of its own) and is nothing
+    where it is off; Unconfined and unset are nothing."""
+    if ctx is None or privileged:
+        return None
+    kind, name = None, ""
+    if ctx.HasField("apparmor"):
+        kind, name = ctx.apparmor.profile_type, ctx.apparmor.localhost_ref
+    elif ctx.apparmor_profile:  # the deprecated string form
+        legacy = ctx.apparmor_profile
+        kind, name = (2, legacy[len("localhost/"):]) if legacy.startswith("localhost/") else \
+            (1 if legacy == "unconfined" else 0, "")
+    where = "linux.security_context.apparmor"
+    if kind == 2:
+        if not host_has_apparmor:
+            raise InvalidArgument(f"{where}: this host has no AppArmor to load profile {name!r}")
+        if not name:
+            raise InvalidArgument(f"{where}.localhost_ref: empty")
+        return name
+    if kind == 0 and host_has_apparmor:
+        raise InvalidArgument(f"{where}: RuntimeDefault needs a default profile, which pyruntime-cri does not "
+                              "load; name a Localhost profile")
+    return None

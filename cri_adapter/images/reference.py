@@ -51,6 +51,8 @@ def parse(text: str) -> Reference:
         host, path = first, rest
     else:
         host, path = "docker.io", name
+    if ":" in host and not host.rsplit(":", 1)[1].isdigit():
+        raise InvalidArgument(f"image {text!r}: bad registry host {host!r}")
     if host == "docker.io" and "/" not in path:
         path = "library/" + path
     if not all(_COMPONENT.match(p) for p in path.split("/")):

@@ -292,3 +292,18 @@ def test_pod_files():
     host = pb.PodSandboxConfig(metadata=pb.PodSandboxMetadata(name="p"))
     host.linux.security_context.namespace_options.network = pb.NODE
     assert pod_files.files(host, "node1", "", "127.0.0.1 localhost\n")["/etc/hostname"] == "node1\n"
+
+
+def test_apparmor_profiles():
+    config = secure()
+    config.linux.security_context.apparmor.profile_type = pb.SecurityProfile.Localhost
+    config.linux.security_context.apparmor.localhost_ref = "k8s-nginx"
+    with pytest.raises(InvalidArgument, match="no AppArmor"):
+        convert(config)
+    assert convert(config, apparmor=True)["process"]["apparmorProfile"] == "k8s-nginx"
+    config.linux.security_context.apparmor.profile_type = pb.SecurityProfile.RuntimeDefault
+    assert "apparmorProfile" not in convert(config)["process"]  # nothing to apply where AppArmor is off
+    with pytest.raises(InvalidArgument, match="RuntimeDefault"):
+        convert(config, apparmor=True)
+    legacy = secure(apparmor_profile="localhost/old-style")
+    assert convert(legacy, apparmor=True)["process"]["apparmorProfile"] == "old-style"
