@@ -7,6 +7,7 @@ import json
 import os
 import signal
 import subprocess
+import threading
 import uuid
 
 import pytest
@@ -381,5 +382,53 @@ def test_exec_and_attach_over_websocket(cri):
     proc = subprocess.run(cri.crictl_argv("attach", "--transport", "websocket", "-i", attached), input="ping\n",
                           capture_output=True, text=True, timeout=60)
     assert "got ping" in proc.stdout, proc.stderr
+    cri.crictl("rmp", "-f", pod)
+    nothing_left(cri)
+
+
+def test_two_clients_attached_at_once_both_see_the_output(cri):
+    pod_file = pod_config(cri, "attach2")
+    pod = cri.crictl("runp", pod_file)
+    cid = run_container(cri, pod, pod_file, "main", stdin=True,
+                        command=["sh", "-c", "while read line; do echo got $line; done"])
+    watcher = subprocess.Popen(cri.crictl_argv("attach", cid), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                               text=True)
+    talker = subprocess.Popen(cri.crictl_argv("attach", "-i", cid), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              stderr=subprocess.DEVNULL, text=True)
+    try:
+        # until the watcher is attached it misses lines: say hello until it hears one
+        heard = []
+        reader = threading.Thread(target=lambda: heard.append(watcher.stdout.readline()), daemon=True)
+        reader.start()
+        while not heard:
+            talker.stdin.write("hello\n")
+            talker.stdin.flush()
+            reader.join(0.2)
+        assert heard == ["got hello\n"] and talker.stdout.readline() == "got hello\n"
+    finally:
+        for proc in (talker, watcher):
+            proc.kill()
+            proc.wait()
+    cri.crictl("rmp", "-f", pod)
+    nothing_left(cri)
+
+
+def test_port_forward_to_a_closed_port_says_so(cri):
+    pod_file = pod_config(cri, "pfclosed")
+    pod = cri.crictl("runp", pod_file)
+    run_container(cri, pod, pod_file, "main", command=["sleep", "1000"])
+    forward = subprocess.Popen(cri.crictl_argv("port-forward", pod, "18182:81"), stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)
+    try:
+        assert "Forwarding from" in forward.stdout.readline()
+        probe = "import socket; s = socket.create_connection(('127.0.0.1', 18182), 5); print(s.recv(10))"
+        subprocess.run(cri.netns.cmd("python3", "-c", probe), capture_output=True, timeout=30)
+        out = ""
+        while "refused" not in out:
+            out += forward.stdout.readline()
+        assert "an error occurred forwarding 81 -> 81" in out and "refused" in out
+    finally:
+        forward.terminate()
+        forward.wait()
     cri.crictl("rmp", "-f", pod)
     nothing_left(cri)
