@@ -60,7 +60,8 @@ async def serve(config) -> None:
     await server.stop(5)
     await streaming.close()
     await adapter.images.close()
-    os.unlink(config.socket)
+    if os.path.exists(config.socket):  # grpc may have removed it already
+        os.unlink(config.socket)
 
 
 def main(argv: list[str] | None = None) -> int:
