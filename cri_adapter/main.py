@@ -37,6 +37,11 @@ async def serve(config) -> None:
     from .streaming import handlers
     from .streaming.server import Server
 
+    # a TERM from the moment the socket exists is a clean stop
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
     adapter = Adapter(config)
     await recover(adapter)
     streaming = Server(config.stream_address, config.stream_port, handlers.make(adapter))
@@ -52,10 +57,6 @@ async def serve(config) -> None:
     os.chmod(os.path.dirname(config.socket), 0o700)
     await server.start()
     logging.getLogger("pyruntime-cri").info("serving CRI on %s", config.socket)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
     await stop.wait()
     await server.stop(5)
     await streaming.close()
