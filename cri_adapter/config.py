@@ -9,6 +9,7 @@
     sandbox_image = "registry.k8s.io/pause:3.10"
     cgroup_parent = "/pyruntime-cri"         # for pods whose config names none
     stop_signal_grace = 10                   # seconds StopPodSandbox gives a container
+    registry_timeout = 30                    # seconds a registry may stay silent before a pull fails
     stream_address = "127.0.0.1"             # the streaming server (exec, attach, port-forward)
     stream_port = 0                          # 0: a free port, chosen at start
 
@@ -60,6 +61,7 @@ class Config:
     sandbox_image: str = "registry.k8s.io/pause:3.10"
     cgroup_parent: str = "/pyruntime-cri"
     stop_signal_grace: int = 10
+    registry_timeout: int = 30
     stream_address: str = "127.0.0.1"
     stream_port: int = 0
     cni_conf_dir: str = "/etc/cni/net.d"

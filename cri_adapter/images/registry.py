@@ -35,9 +35,10 @@ def _challenge(header: str) -> tuple[str, dict[str, str]]:
 
 
 class Client:
-    def __init__(self, config, timeout: float = 30.0, connections: int = 8):
+    def __init__(self, config, connections: int = 8):
         self.config = config
-        self.http = httpx.AsyncClient(timeout=httpx.Timeout(timeout, connect=10.0),
+        timeout = float(config.registry_timeout)  # per connect, read and write: a dead registry ends a pull
+        self.http = httpx.AsyncClient(timeout=httpx.Timeout(timeout),
                                       limits=httpx.Limits(max_connections=connections),
                                       follow_redirects=True)
         self.tokens: dict[tuple[str, str], str] = {}

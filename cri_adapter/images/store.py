@@ -11,6 +11,7 @@ at once is fetched once.
 from __future__ import annotations
 
 import asyncio
+import collections
 import json
 import os
 import shutil
@@ -47,6 +48,7 @@ class Store:
         self.budget = budget or unpack.Budget()
         self.client = None  # the registry client, made (and httpx imported) at the first pull
         self.pulls: dict[str, asyncio.Future] = {}
+        self.in_flight: collections.Counter = collections.Counter()  # digest -> pulls under way using it
         self.layer_locks: dict[str, asyncio.Lock] = {}
         self.downloads = asyncio.Semaphore(4)
 
@@ -96,8 +98,9 @@ class Store:
             return await asyncio.shield(self.pulls[key])
         future = asyncio.get_running_loop().create_future()
         self.pulls[key] = future
+        fetched: set[str] = set()
         try:
-            record = await self._pull(ref, creds)
+            record = await self._pull(ref, creds, fetched)
             future.set_result(record)
             return record
         except BaseException as exc:
@@ -106,8 +109,26 @@ class Store:
             raise
         finally:
             del self.pulls[key]
+            self._release(fetched)
 
-    async def _pull(self, ref, creds) -> dict:
+    def _release(self, digests: set[str]) -> None:
+        """A pull is over: what it fetched and no image (nor a pull under way) uses goes (a failed pull
+        leaves nothing behind)."""
+        for digest in digests:
+            self.in_flight[digest] -= 1
+            if self.in_flight[digest]:
+                continue
+            del self.in_flight[digest]
+            if any(digest == r["id"] or digest in r["layers"] for r in self.records.values()):
+                continue
+            hexdigest = digest.split(":", 1)[1]
+            for path in (os.path.join(self.blobs, hexdigest), os.path.join(self.layers, hexdigest)):
+                if os.path.isdir(path):
+                    shutil.rmtree(path, ignore_errors=True)
+                elif os.path.exists(path):
+                    os.unlink(path)
+
+    async def _pull(self, ref, creds, fetched: set[str]) -> dict:
         from . import registry
         if self.client is None:
             self.client = registry.Client(self.config)
@@ -125,6 +146,10 @@ class Store:
                 raise FailedPrecondition(f"image {ref}: layer media type {layer.get('mediaType')!r} is not supported")
         if config_desc.get("size", 0) > MAX_CONFIG:
             raise FailedPrecondition(f"image {ref}: config larger than {MAX_CONFIG} bytes")
+        for desc in [config_desc] + layers:  # counted in, so a failure elsewhere leaves them be
+            if desc.get("digest") and desc["digest"] not in fetched:
+                fetched.add(desc["digest"])
+                self.in_flight[desc["digest"]] += 1
         config_path = await self._blob(ref, config_desc, creds)
         with open(config_path, "rb") as f:
             image_config = json.load(f)

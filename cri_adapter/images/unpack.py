@@ -47,15 +47,15 @@ def _parts(name: str, layer: str) -> list[str]:
 
 
 def open_layer(path: str):
-    """The layer's tar stream: gzip by its magic number, plain tar otherwise; zstd refused clearly."""
+    """The layer's tar stream, by its magic number: gzip, zstd (the zstandard binding), or plain tar."""
     f = open(path, "rb")
     magic = f.read(4)
     f.seek(0)
     if magic[:2] == b"\x1f\x8b":
         return gzip.GzipFile(fileobj=f, mode="rb")
     if magic == b"\x28\xb5\x2f\xfd":
-        f.close()
-        raise LayerError(f"layer {os.path.basename(path)}: zstd layers are not supported yet")
+        import zstandard  # only for the images that have zstd layers
+        return zstandard.ZstdDecompressor().stream_reader(f, closefd=True)
     return f
 
 
@@ -73,10 +73,18 @@ def unpack(path: str, dest: str, budget: Budget) -> None:
                 if used.entries > budget.entries or used.bytes > budget.bytes:
                     raise LayerError(f"layer {layer}: more than {budget.entries} entries or {budget.bytes} bytes")
                 _entry(root, tar, member, layer)
-    except (tarfile.TarError, EOFError, OSError, PyruntimeError, ValueError) as exc:
+    except (tarfile.TarError, EOFError, OSError, PyruntimeError, ValueError, _zstd_error()) as exc:
         raise LayerError(f"layer {layer}: {exc}") from None
     finally:
         os.close(root)
+
+
+def _zstd_error():
+    try:
+        import zstandard
+        return zstandard.ZstdError
+    except ImportError:
+        return ValueError
 
 
 def _entry(root: int, tar, member, layer: str) -> None:

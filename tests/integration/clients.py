@@ -25,6 +25,7 @@ SNIPPETS = os.path.join(REPO, "tests", "integration", "data", "snippets")
 CRICTL_VERSION = "v1.37.0"
 TOOLS = "/var/cache/pyruntime-tools"
 REGISTRY_PORT = 5055
+FAKE_REGISTRY_PORT = 5056  # tests/integration/data/fake_registry.py: a registry that misbehaves
 
 
 def runtime_class() -> tuple[str, list[str]]:
@@ -310,6 +311,7 @@ state = "{self.dir}/state"
 sandbox_image = "127.0.0.1:{REGISTRY_PORT}/pause:latest"
 cgroup_parent = "{self.cgroup_parent}"
 log_level = "info"
+registry_timeout = 5
 
 [runtimes.pyruntime]
 path = "{PYRUNTIME}"
@@ -321,6 +323,9 @@ path = "{shutil.which("runc") or "runc"}"
 conf_dir = "{self.dir}/cni"
 
 [registries."127.0.0.1:{REGISTRY_PORT}"]
+insecure = true
+
+[registries."127.0.0.1:{FAKE_REGISTRY_PORT}"]
 insecure = true
 ''')
         self.proc = None

@@ -3,12 +3,19 @@ namespace): pulls by tag and digest, status, listing, removal, and a registry th
 from __future__ import annotations
 
 import glob
+import gzip
+import hashlib
+import io
 import json
 import os
 import subprocess
+import sys
+import tarfile
 import time
 
-from clients import REGISTRY_PORT
+import pytest
+
+from clients import FAKE_REGISTRY_PORT, REGISTRY_PORT, wait_for
 
 BUSYBOX = f"127.0.0.1:{REGISTRY_PORT}/busybox:latest"
 
@@ -74,3 +81,177 @@ def test_a_blob_that_does_not_match_its_digest_is_refused(cri_adapter, registry,
         with open(layer, "r+b") as f:
             f.seek(1000)
             f.write(byte)
+
+
+# a registry that misbehaves on purpose (tests/integration/data/fake_registry.py) ---------------------------
+
+class FakeRegistry:
+    def __init__(self, netns, workdir: str):
+        self.dir = os.path.join(workdir, "fake-registry")
+        os.makedirs(self.dir)
+        self.routes_file = os.path.join(self.dir, "routes.json")
+        self.routes: dict = {}
+        self.save()
+        script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "fake_registry.py")
+        self.proc = subprocess.Popen(netns.cmd(sys.executable, script, "127.0.0.1", str(FAKE_REGISTRY_PORT),
+                                               self.routes_file))
+        probe = f"import socket; socket.create_connection(('127.0.0.1', {FAKE_REGISTRY_PORT}), 1).close()"
+        wait_for(lambda: subprocess.run(netns.cmd(sys.executable, "-c", probe), capture_output=True).returncode == 0,
+                 "the fake registry")
+
+    def save(self) -> None:
+        with open(self.routes_file + ".tmp", "w") as f:
+            json.dump(self.routes, f)
+        os.rename(self.routes_file + ".tmp", self.routes_file)
+
+    def blob(self, data: bytes, **route) -> dict:
+        digest = "sha256:" + hashlib.sha256(data).hexdigest()
+        path = os.path.join(self.dir, digest[7:])
+        with open(path, "wb") as f:
+            f.write(data)
+        return {"digest": digest, "size": len(data), "path": path, "route": route}
+
+    def image(self, name: str, layers: list[dict], media: str = "application/vnd.oci.image.layer.v1.tar+gzip",
+              config: dict | None = None, serve: bool = True, **manifest_route) -> dict:
+        """Serve an image at <name>:latest; each layer is a blob() (its "size" may be made to lie)."""
+        cfg = self.blob(json.dumps({"architecture": "amd64", "os": "linux",
+                                    "config": config or {"Cmd": ["sh"]},
+                                    "rootfs": {"type": "layers", "diff_ids": []}}).encode())
+        manifest = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                    "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": cfg["digest"],
+                               "size": cfg["size"]},
+                    "layers": [{"mediaType": media, "digest": l["digest"], "size": l["size"]} for l in layers]}
+        doc = self.blob(json.dumps(manifest).encode())
+        for b in [cfg] + layers:
+            self.routes[f"/v2/{name}/blobs/{b['digest']}"] = {"body": b["path"], **b["route"], **manifest_route}
+        if serve:
+            self.routes[f"/v2/{name}/manifests/latest"] = {
+                "body": doc["path"], "headers": {"Content-Type": manifest["mediaType"]}, **manifest_route}
+            self.save()
+        return doc
+
+    def close(self) -> None:
+        self.proc.terminate()
+        self.proc.wait()
+
+
+@pytest.fixture(scope="module")
+def fake(netns, workdir):
+    registry = FakeRegistry(netns, workdir)
+    yield registry
+    registry.close()
+
+
+def tar_layer(*entries: tuple, compress=gzip.compress) -> bytes:
+    """A layer from (name, type, data or linkname) entries."""
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w") as tar:
+        for name, kind, payload in entries:
+            info = tarfile.TarInfo(name)
+            info.type = kind
+            info.mode = 0o755
+            if kind == tarfile.REGTYPE:
+                info.size = len(payload)
+                tar.addfile(info, io.BytesIO(payload))
+            else:
+                info.linkname = payload or ""
+                tar.addfile(info)
+    return compress(raw.getvalue())
+
+
+def stored(cri) -> tuple[list, list]:
+    base = os.path.join(cri.dir, "root", "images")
+    return sorted(os.listdir(os.path.join(base, "blobs", "sha256"))), sorted(os.listdir(os.path.join(base, "layers")))
+
+
+def pull(cri, name: str, *flags: str) -> subprocess.CompletedProcess:
+    return subprocess.run(cri.crictl_argv("pull", *flags, f"127.0.0.1:{FAKE_REGISTRY_PORT}/{name}:latest"),
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_zstd_layer_with_whiteouts_and_hard_links(cri_adapter, fake):
+    import zstandard
+    layer = fake.blob(tar_layer(("bin/tool", tarfile.REGTYPE, b"#!/bin/sh\n"), ("bin/alias", tarfile.LNKTYPE, "bin/tool"),
+                                ("etc/.wh.gone", tarfile.REGTYPE, b""),
+                                compress=zstandard.ZstdCompressor().compress))
+    fake.image("zstd", [layer], media="application/vnd.oci.image.layer.v1.tar+zstd")
+    proc = pull(cri_adapter, "zstd")
+    assert proc.returncode == 0, proc.stderr
+    unpacked = os.path.join(cri_adapter.dir, "root", "images", "layers", layer["digest"][7:])
+    assert os.stat(unpacked + "/bin/alias").st_ino == os.stat(unpacked + "/bin/tool").st_ino
+    assert os.stat(unpacked + "/etc/gone").st_rdev == 0
+    cri_adapter.crictl("rmi", f"127.0.0.1:{FAKE_REGISTRY_PORT}/zstd:latest")
+
+
+def test_a_manifest_that_lies_about_a_size_is_refused(cri_adapter, fake):
+    layer = fake.blob(tar_layer(("a", tarfile.REGTYPE, b"x" * 5000)))
+    fake.image("liar", [dict(layer, size=layer["size"] - 10)])
+    before = stored(cri_adapter)
+    proc = pull(cri_adapter, "liar")
+    assert proc.returncode != 0 and "longer than its" in proc.stderr, proc.stderr
+    assert "code = FailedPrecondition" in proc.stderr and stored(cri_adapter) == before
+
+
+def test_a_truncated_gzip_stream_is_refused_and_nothing_stored(cri_adapter, fake):
+    whole = tar_layer(*((f"f{i}", tarfile.REGTYPE, os.urandom(4096)) for i in range(8)))
+    fake.image("truncated", [fake.blob(whole[:len(whole) // 2])])
+    before = stored(cri_adapter)
+    proc = pull(cri_adapter, "truncated")
+    assert proc.returncode != 0 and "layer" in proc.stderr, proc.stderr
+    assert stored(cri_adapter) == before
+
+
+def test_a_registry_answering_500_or_nothing(cri_adapter, fake):
+    fake.routes["/v2/broken/manifests/latest"] = {"status": 500}
+    fake.routes["/v2/silent/manifests/latest"] = {"hang": True}
+    fake.save()
+    proc = pull(cri_adapter, "broken")
+    assert proc.returncode != 0 and "code = Unavailable" in proc.stderr and "HTTP 500" in proc.stderr
+    start = time.monotonic()
+    proc = pull(cri_adapter, "silent")
+    assert proc.returncode != 0 and "code = Unavailable" in proc.stderr
+    assert time.monotonic() - start < 20  # the adapter's registry_timeout (5 s here), not forever
+
+
+def test_a_multi_arch_index_gives_this_machines_manifest(cri_adapter, fake):
+    amd64 = fake.image("multi", [fake.blob(tar_layer(("amd64", tarfile.REGTYPE, b"x")))], serve=False)
+    arm64 = fake.image("multi", [fake.blob(tar_layer(("arm64", tarfile.REGTYPE, b"x")))], serve=False)
+    for ref in (amd64, arm64):
+        fake.routes[f"/v2/multi/manifests/{ref['digest']}"] = {
+            "body": ref["path"], "headers": {"Content-Type": "application/vnd.oci.image.manifest.v1+json"}}
+    index = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": [
+        {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": arm64["digest"], "size": arm64["size"],
+         "platform": {"os": "linux", "architecture": "arm64"}},
+        {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": amd64["digest"], "size": amd64["size"],
+         "platform": {"os": "linux", "architecture": "amd64"}}]}
+    doc = fake.blob(json.dumps(index).encode())
+    fake.routes["/v2/multi/manifests/latest"] = {"body": doc["path"],
+                                                 "headers": {"Content-Type": index["mediaType"]}}
+    arm_only = fake.blob(json.dumps(dict(index, manifests=index["manifests"][:1])).encode())
+    fake.routes["/v2/armonly/manifests/latest"] = {"body": arm_only["path"],
+                                                   "headers": {"Content-Type": index["mediaType"]}}
+    fake.save()
+    proc = pull(cri_adapter, "multi")
+    assert proc.returncode == 0, proc.stderr
+    status = json.loads(cri_adapter.crictl("inspecti", "-o", "json", f"127.0.0.1:{FAKE_REGISTRY_PORT}/multi:latest"))
+    layers = status["info"]["layers"]
+    assert len(layers) == 1 and os.path.exists(os.path.join(cri_adapter.dir, "root", "images", "layers",
+                                                            layers[0][7:], "amd64"))
+    proc = pull(cri_adapter, "armonly")
+    assert proc.returncode != 0 and "code = NotFound" in proc.stderr and "linux/amd64" in proc.stderr
+    cri_adapter.crictl("rmi", f"127.0.0.1:{FAKE_REGISTRY_PORT}/multi:latest")
+
+
+def test_token_and_basic_auth(cri_adapter, fake):
+    token = fake.blob(b'{"token": "tok-123"}')
+    fake.routes["/token"] = {"body": token["path"], "headers": {"Content-Type": "application/json"}}
+    fake.image("private", [fake.blob(tar_layer(("p", tarfile.REGTYPE, b"x")))], auth="bearer tok-123")
+    proc = pull(cri_adapter, "private")
+    assert proc.returncode == 0, proc.stderr
+    fake.image("basic", [fake.blob(tar_layer(("b", tarfile.REGTYPE, b"y")))], auth="basic user:secret")
+    proc = pull(cri_adapter, "basic")
+    assert proc.returncode != 0 and "asks for a user name and password" in proc.stderr
+    proc = pull(cri_adapter, "basic", "--creds", "user:secret")
+    assert proc.returncode == 0, proc.stderr
+    for name in ("private", "basic"):
+        cri_adapter.crictl("rmi", f"127.0.0.1:{FAKE_REGISTRY_PORT}/{name}:latest")

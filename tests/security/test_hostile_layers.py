@@ -140,9 +140,23 @@ def test_the_budget_stops_a_layer_that_would_fill_the_disk(tmp_path):
         unpack.unpack(path, str(tmp_path / "few"), unpack.Budget(bytes=1 << 30, entries=5))
 
 
-def test_plain_tar_works_and_zstd_is_refused_clearly(tmp_path):
+def test_plain_and_zstd_layers_and_a_truncated_stream(tmp_path):
+    import zstandard
     assert os.path.isfile(unpacked(tmp_path, entry("a", data=b"x"), compress=False) + "/a")
-    zstd = tmp_path / "z"
-    zstd.write_bytes(b"\x28\xb5\x2f\xfd" + b"\0" * 32)
-    with pytest.raises(unpack.LayerError, match="zstd"):
-        unpack.unpack(str(zstd), str(tmp_path / "zd"), unpack.Budget())
+    plain = layer(tmp_path, entry("z/file", data=b"zstd"), compress=False)
+    with open(plain, "rb") as f:
+        packed = zstandard.ZstdCompressor().compress(f.read())
+    zstd = tmp_path / "z.tar.zst"
+    zstd.write_bytes(packed)
+    unpack.unpack(str(zstd), str(tmp_path / "zd"), unpack.Budget())
+    assert open(tmp_path / "zd" / "z" / "file").read() == "zstd"
+    for name, data in (("short.zst", packed[:len(packed) // 2]), ("garbage.zst", packed[:4] + b"\xff" * 64)):
+        (tmp_path / name).write_bytes(data)
+        with pytest.raises(unpack.LayerError):
+            unpack.unpack(str(tmp_path / name), str(tmp_path / (name + ".d")), unpack.Budget())
+    gz = layer(tmp_path, *(entry(f"f{i}", data=os.urandom(4096)) for i in range(8)))
+    with open(gz, "rb") as f:
+        whole = f.read()
+    (tmp_path / "short.gz").write_bytes(whole[:len(whole) // 2])
+    with pytest.raises(unpack.LayerError):
+        unpack.unpack(str(tmp_path / "short.gz"), str(tmp_path / "sg"), unpack.Budget())

@@ -1,0 +1,53 @@
+"""A registry that misbehaves on purpose, for pyruntime-cri's image tests.
+
+    python3 fake_registry.py ADDRESS PORT ROUTES.json
+
+ROUTES maps a path (/v2/<name>/manifests/<ref>, /v2/<name>/blobs/<digest>, /token) to
+{"status", "headers", "body" (a file), "hang" (never answer), "auth" ("bearer TOKEN" or
+"basic USER:PASS": without it the answer is 401 with the matching challenge)}. The routes
+file is read at each request, so a test can change the registry's behaviour as it goes.
+"""
+import base64
+import http.server
+import json
+import sys
+import threading
+
+ADDRESS, PORT, ROUTES = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        with open(ROUTES) as f:
+            routes = json.load(f)
+        route = routes.get(self.path.split("?")[0])
+        if route is None:
+            return self.answer(404, {"Content-Type": "application/json"}, b'{"errors":[{"code":"NOT_FOUND"}]}')
+        if route.get("hang"):
+            threading.Event().wait()
+        auth = route.get("auth")
+        if auth:
+            kind, secret = auth.split(" ", 1)
+            given = self.headers.get("Authorization", "")
+            wanted = f"Bearer {secret}" if kind == "bearer" else "Basic " + base64.b64encode(secret.encode()).decode()
+            if given != wanted:
+                challenge = (f'Bearer realm="http://{ADDRESS}:{PORT}/token",service="fake",scope="repository:x:pull"'
+                             if kind == "bearer" else 'Basic realm="fake"')
+                return self.answer(401, {"WWW-Authenticate": challenge}, b"")
+        body = open(route["body"], "rb").read() if route.get("body") else b""
+        self.answer(route.get("status", 200), route.get("headers", {}), body)
+
+    def answer(self, status, headers, body):
+        self.send_response(status)
+        for k, v in headers.items():
+            self.send_header(k, v)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+http.server.ThreadingHTTPServer.daemon_threads = True
+http.server.ThreadingHTTPServer((ADDRESS, PORT), Handler).serve_forever()
