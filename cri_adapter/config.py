@@ -12,6 +12,8 @@
     registry_timeout = 30                    # seconds a registry may stay silent before a pull fails
     stream_address = "127.0.0.1"             # the streaming server (exec, attach, port-forward)
     stream_port = 0                          # 0: a free port, chosen at start
+    stream_tls_cert = ""                     # with stream_tls_key: the streaming server speaks TLS
+    stream_tls_key = ""
 
     [runtimes.<handler>]                     # one per RuntimeClass handler
     path = "/usr/local/bin/pyruntime"        # an OCI runtime with runc's CLI
@@ -64,6 +66,8 @@ class Config:
     registry_timeout: int = 30
     stream_address: str = "127.0.0.1"
     stream_port: int = 0
+    stream_tls_cert: str = ""
+    stream_tls_key: str = ""
     cni_conf_dir: str = "/etc/cni/net.d"
     cni_bin_dirs: tuple[str, ...] = ("/usr/lib/cni", "/opt/cni/bin")
     runtimes: MappingProxyType = dataclasses.field(default_factory=lambda: MappingProxyType({}))
@@ -127,6 +131,8 @@ def from_dict(data: dict, overrides: dict | None = None, source: str = "config")
     _no_more(data, source)
     config = Config(**values, runtimes=MappingProxyType(runtimes), registries=MappingProxyType(registries))
     config.runtime("")  # the default handler must exist
+    if bool(config.stream_tls_cert) != bool(config.stream_tls_key):
+        raise InvalidArgument(f"{source}: stream_tls_cert and stream_tls_key go together")
     return config
 
 

@@ -44,7 +44,8 @@ async def serve(config) -> None:
         loop.add_signal_handler(sig, stop.set)
     adapter = Adapter(config)
     await recover(adapter)
-    streaming = Server(config.stream_address, config.stream_port, handlers.make(adapter))
+    tls = (config.stream_tls_cert, config.stream_tls_key) if config.stream_tls_cert else None
+    streaming = Server(config.stream_address, config.stream_port, handlers.make(adapter), tls)
     await streaming.start()
     server = grpc.aio.server(options=[("grpc.max_receive_message_length", 16 << 20),
                                       ("grpc.max_send_message_length", 16 << 20)])

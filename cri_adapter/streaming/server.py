@@ -41,20 +41,28 @@ class Tokens:
 
 
 class Server:
-    def __init__(self, address: str, port: int, handlers: dict):
-        """``handlers``: kind ("exec", "attach", "portforward") -> async fn(session, params, version)."""
+    def __init__(self, address: str, port: int, handlers: dict, tls: tuple[str, str] | None = None):
+        """``handlers``: kind ("exec", "attach", "portforward") -> async fn(session, params, version);
+        ``tls``: (certificate, key) files, for https URLs."""
         self.address, self.port, self.handlers = address, port, handlers
+        self.ssl = None
+        if tls:
+            import ssl
+            self.ssl = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            self.ssl.minimum_version = ssl.TLSVersion.TLSv1_2
+            self.ssl.load_cert_chain(*tls)
         self.tokens = Tokens()
         self.server: asyncio.base_events.Server | None = None
         self.tasks: set = set()
 
     async def start(self) -> None:
-        self.server = await asyncio.start_server(self._connection, self.address, self.port)
+        self.server = await asyncio.start_server(self._connection, self.address, self.port, ssl=self.ssl)
         self.port = self.server.sockets[0].getsockname()[1]
 
     def url(self, kind: str, params: dict) -> str:
         host = f"[{self.address}]" if ":" in self.address else self.address
-        return f"http://{host}:{self.port}/{kind}/{self.tokens.issue(kind, params)}"
+        scheme = "https" if self.ssl else "http"
+        return f"{scheme}://{host}:{self.port}/{kind}/{self.tokens.issue(kind, params)}"
 
     async def close(self) -> None:
         if self.server:
@@ -67,7 +75,8 @@ class Server:
         self.tasks.add(task)
         try:
             await self._serve(reader, writer)
-        except (ConnectionError, asyncio.IncompleteReadError, h11.ProtocolError) as exc:
+        except (ConnectionError, asyncio.IncompleteReadError, h11.ProtocolError, asyncio.TimeoutError,
+                OSError) as exc:  # OSError: a TLS handshake that failed, among others
             log.info("streaming: %s", exc)
         finally:
             self.tasks.discard(task)

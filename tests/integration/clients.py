@@ -295,7 +295,8 @@ class CriAdapter(CriEndpoint):
     of this run's own, removed at the end.
     """
 
-    def __init__(self, netns: NetNS, workdir: str, cni: str = "", name: str = "cri"):
+    def __init__(self, netns: NetNS, workdir: str, cni: str = "", name: str = "cri", extra: str = ""):
+        """``extra``: top-level TOML keys added to the config (before its tables)."""
         need("conmon", "unshare", "pyruntime-cri")
         self.netns, self.dir = netns, os.path.join(workdir, name)
         os.makedirs(os.path.join(self.dir, "cni"))
@@ -312,6 +313,7 @@ sandbox_image = "127.0.0.1:{REGISTRY_PORT}/pause:latest"
 cgroup_parent = "{self.cgroup_parent}"
 log_level = "info"
 registry_timeout = 5
+{extra}
 
 [runtimes.pyruntime]
 path = "{PYRUNTIME}"

@@ -12,7 +12,7 @@ import uuid
 
 import pytest
 
-from clients import REGISTRY_PORT, wait_for
+from clients import REGISTRY_PORT, CriAdapter, wait_for
 
 BUSYBOX = f"127.0.0.1:{REGISTRY_PORT}/busybox:latest"
 HTTPD = f"127.0.0.1:{REGISTRY_PORT}/httpd:latest"
@@ -432,3 +432,30 @@ def test_port_forward_to_a_closed_port_says_so(cri):
         forward.wait()
     cri.crictl("rmp", "-f", pod)
     nothing_left(cri)
+
+
+def test_streaming_over_tls(netns, workdir, registry, tmp_path):
+    """With stream_tls_cert/key the URLs are https: crictl trusting that certificate execs; plain HTTP is refused."""
+    cert, key = tmp_path / "stream.crt", tmp_path / "stream.key"
+    client_cert, client_key = tmp_path / "client.crt", tmp_path / "client.key"  # crictl insists on presenting one
+    for c, k, name in ((cert, key, "pyruntime-cri"), (client_cert, client_key, "crictl")):
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", f"/CN={name}",
+                        "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost", "-keyout", str(k), "-out", str(c)],
+                       check=True, capture_output=True)
+    flags = ["--tls-cert", str(client_cert), "--tls-key", str(client_key)]
+    tls = CriAdapter(netns, workdir, name="tls", extra=f'stream_tls_cert = "{cert}"\nstream_tls_key = "{key}"')
+    try:
+        tls.crictl("pull", BUSYBOX)
+        pod_file = pod_config(tls, "tls")
+        pod = tls.crictl("runp", pod_file)
+        cid = run_container(tls, pod, pod_file, "main", command=["sleep", "1000"])
+        proc = subprocess.run(tls.crictl_argv("exec", *flags, "--tls-ca", str(cert), cid, "echo", "over tls"),
+                              capture_output=True, text=True, timeout=60)
+        assert proc.stdout == "over tls\n", proc.stderr
+        proc = subprocess.run(tls.crictl_argv("exec", *flags, "--tls-ca", str(client_cert), cid, "true"),
+                              capture_output=True, text=True, timeout=60)
+        assert proc.returncode != 0 and "certificate" in proc.stderr  # the server's is not the one trusted
+        tls.crictl("rmp", "-f", pod)
+        nothing_left(tls)
+    finally:
+        tls.close()
