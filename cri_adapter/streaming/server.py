@@ -130,16 +130,17 @@ class Server:
         await self._run(writer, Session(reader, writer, bytes(leftover)), kind, params, version)
 
     async def _websocket(self, conn, reader, writer, kind: str, token: str, headers: dict, refuse) -> None:
-        """Exec and attach over WebSocket (v5/v4 channel protocols); port-forward is SPDY only here."""
-        if kind == "portforward":
-            return refuse(400, "port-forward is served over SPDY/3.1 only")
+        """Exec and attach over WebSocket (v5/v4 channel protocols); port-forward as client-go does it over
+        WebSocket: its SPDY session tunnelled in binary messages (SPDY/3.1+portforward.k8s.io)."""
         key = (headers.get("sec-websocket-key") or [""])[0]
         if not key or (headers.get("sec-websocket-version") or [""])[0] != "13":
             return refuse(400, "a WebSocket upgrade needs Sec-WebSocket-Key and Sec-WebSocket-Version 13")
         offered = [p.strip() for v in headers.get("sec-websocket-protocol", []) for p in v.split(",")]
-        version = next((p for p in offered if p in websocket.PROTOCOLS), None)
+        supported = ([websocket.TUNNEL_PREFIX + p for p in portforward.PROTOCOLS] if kind == "portforward"
+                     else websocket.PROTOCOLS)
+        version = next((p for p in offered if p in supported), None)
         if version is None:
-            return refuse(403, f"none of the protocols {offered} is supported (have {', '.join(websocket.PROTOCOLS)})")
+            return refuse(403, f"none of the protocols {offered} is supported (have {', '.join(supported)})")
         params = self.tokens.take(kind, token)
         if params is None:
             return refuse(404, "unknown or expired token")
@@ -147,7 +148,11 @@ class Server:
             ("connection", "Upgrade"), ("upgrade", "websocket"), ("sec-websocket-accept", websocket.accept_key(key)),
             ("sec-websocket-protocol", version)])))
         leftover, _ = conn.trailing_data
-        session = websocket.Session(reader, writer, bytes(leftover), version, remotecommand.expected(params))
+        if kind == "portforward":
+            tunnel = websocket.Tunnel(reader, writer, bytes(leftover))
+            session = Session(tunnel, tunnel, b"")
+        else:
+            session = websocket.Session(reader, writer, bytes(leftover), version, remotecommand.expected(params))
         await self._run(writer, session, kind, params, version)
 
     async def _run(self, writer, session, kind: str, params: dict, version: str) -> None:

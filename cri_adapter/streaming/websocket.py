@@ -125,3 +125,62 @@ class Session:
                 pass
         await self.drain()
         self.writer.close()
+
+
+TUNNEL_PREFIX = "SPDY/3.1+"  # client-go tunnels port-forward's SPDY inside WebSocket binary messages
+
+
+class Tunnel:
+    """A byte stream carried in WebSocket binary messages, with the reader/writer calls a SPDY
+    Session uses (read, write, drain, is_closing, close), so SPDY runs over it unchanged."""
+
+    def __init__(self, reader, writer, initial: bytes):
+        self.reader, self.writer = reader, writer
+        self.ws = Connection(ConnectionType.SERVER)
+        self.incoming: asyncio.Queue = asyncio.Queue()
+        self.partial = b""
+        self.pump = asyncio.ensure_future(self._pump(initial))
+
+    async def _pump(self, data: bytes) -> None:
+        try:
+            while True:
+                if data:
+                    self.ws.receive_data(data)
+                    for event in self.ws.events():
+                        if isinstance(event, BytesMessage):
+                            if event.data:  # an empty message is no end: b"" below is
+                                self.incoming.put_nowait(event.data)
+                        elif isinstance(event, Ping):
+                            self.writer.write(self.ws.send(event.response()))
+                        elif isinstance(event, CloseConnection):
+                            self.writer.write(self.ws.send(event.response()))
+                            return
+                data = await self.reader.read(65536)
+                if not data:
+                    return
+        except (ConnectionError, RemoteProtocolError):
+            return
+        finally:
+            self.incoming.put_nowait(b"")
+
+    async def read(self, n: int = -1) -> bytes:
+        return await self.incoming.get()
+
+    def write(self, data: bytes) -> None:
+        if not self.writer.is_closing():
+            self.writer.write(self.ws.send(Message(data=data)))
+
+    def is_closing(self) -> bool:
+        return self.writer.is_closing()
+
+    async def drain(self) -> None:
+        await self.writer.drain()
+
+    def close(self) -> None:
+        if not self.writer.is_closing():
+            try:
+                self.writer.write(self.ws.send(CloseConnection(code=1000)))
+            except LocalProtocolError:
+                pass
+        self.pump.cancel()
+        self.writer.close()

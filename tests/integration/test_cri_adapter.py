@@ -252,19 +252,22 @@ def test_attach_to_a_container_with_stdin(cri):
     nothing_left(cri)
 
 
-def test_port_forward_into_the_pod(cri):
+@pytest.mark.parametrize("transport", ["spdy", "websocket"])
+def test_port_forward_into_the_pod(cri, transport):
     pod_file = pod_config(cri, "pf")
     pod = cri.crictl("runp", pod_file)
     run_container(cri, pod, pod_file, "httpd", image=HTTPD)
-    forward = subprocess.Popen(cri.crictl_argv("port-forward", pod, "18181:80"), stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True)
+    forward = subprocess.Popen(cri.crictl_argv("port-forward", "--transport", transport, pod, "18181:80"),
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         assert "Forwarding from" in forward.stdout.readline()
         probe = ("import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:18181/', timeout=5)"
                  ".read().decode())")
         for _ in range(2):  # a second connection through the same session
             out = subprocess.run(cri.netns.cmd("python3", "-c", probe), capture_output=True, text=True, timeout=30)
-            assert "hello from busybox httpd" in out.stdout, out.stderr
+            if "hello from busybox httpd" not in out.stdout:
+                forward.terminate()
+                raise AssertionError(f"{out.stderr[-300:]}\ncrictl: {forward.communicate()[0]}")
     finally:
         forward.terminate()
         forward.wait()
