@@ -23,21 +23,26 @@ MAX_REQUEST = 64 << 10
 
 
 class Tokens:
-    def __init__(self):
+    """Single-use, short-lived tokens: each names one request (its kind and parameters)."""
+
+    def __init__(self, lifetime: float = TOKEN_LIFETIME, clock=time.monotonic):
+        self.lifetime, self.clock = lifetime, clock
         self.items: dict[str, tuple[float, str, dict]] = {}
 
     def issue(self, kind: str, params: dict) -> str:
-        now = time.monotonic()
+        now = self.clock()
         self.items = {t: v for t, v in self.items.items() if v[0] > now}  # the expired go
         token = secrets.token_urlsafe(24)
-        self.items[token] = (now + TOKEN_LIFETIME, kind, params)
+        self.items[token] = (now + self.lifetime, kind, params)
         return token
 
     def take(self, kind: str, token: str) -> dict | None:
-        entry = self.items.pop(token, None)
-        if entry is None or entry[1] != kind or entry[0] < time.monotonic():
+        """The request's parameters, once; None for a token unknown, spent, expired or of another kind."""
+        entry = self.items.get(token)
+        if entry is None or entry[1] != kind:
             return None
-        return entry[2]
+        del self.items[token]
+        return entry[2] if entry[0] > self.clock() else None
 
 
 class Server:

@@ -224,17 +224,23 @@ def test_exec_streams_stdin_stdout_stderr_and_the_exit_code(cri):
                           input="hello\n", capture_output=True, text=True, timeout=60)
     assert proc.stdout == "got hello\n" and "e\n" in proc.stderr
     assert proc.returncode == 1 and "exit code 3" in proc.stderr  # crictl's way of reporting it
+    proc = subprocess.run(cri.crictl_argv("exec", cid, "no-such-program"), capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode != 0 and "'no-such-program' not found" in proc.stderr, proc.stderr
     cri.crictl("rmp", "-f", pod)
     nothing_left(cri)
 
 
-def test_exec_with_a_terminal(cri):
+def test_exec_with_a_terminal_and_its_size(cri):
     pod, cid = running_pod(cri, "tty", command=["sleep", "1000"])
-    # script(1) lends crictl a terminal, as a person's would be
-    proc = subprocess.run(["script", "-qec", " ".join(cri.crictl_argv("exec", "-it", cid, "sh", "-c",
-                                                                        "tty; test -t 0 && echo term")), "/dev/null"],
+    # script(1) lends crictl a terminal, as a person's would be, 33 rows by 77 columns; crictl sends
+    # that size as a resize event, which must reach the container's pty before the command asks
+    command = " ".join(cri.crictl_argv("exec", "-it", cid, "sh", "-c",
+                                       "tty; test -t 0 && echo term; for i in 1 2 3 4 5 6 7 8 9 10; do "
+                                       "stty size | grep -q '33 77' && break; sleep 0.2; done; stty size"))
+    proc = subprocess.run(["script", "-qec", f"stty rows 33 cols 77; {command}", "/dev/null"],
                           capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
-    assert "/dev/pts/" in proc.stdout and "term" in proc.stdout
+    assert "/dev/pts/" in proc.stdout and "term" in proc.stdout and "33 77" in proc.stdout, proc.stdout
     cri.crictl("rmp", "-f", pod)
     nothing_left(cri)
 
@@ -257,17 +263,22 @@ def test_port_forward_into_the_pod(cri, transport):
     pod_file = pod_config(cri, "pf")
     pod = cri.crictl("runp", pod_file)
     run_container(cri, pod, pod_file, "httpd", image=HTTPD)
-    forward = subprocess.Popen(cri.crictl_argv("port-forward", "--transport", transport, pod, "18181:80"),
+    run_container(cri, pod, pod_file, "httpd2", image=HTTPD, args=["-f", "-p", "8080", "-h", "/www"])
+    forward = subprocess.Popen(cri.crictl_argv("port-forward", "--transport", transport, pod, "18181:80",
+                                               "18183:8080"),
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         assert "Forwarding from" in forward.stdout.readline()
-        probe = ("import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:18181/', timeout=5)"
-                 ".read().decode())")
-        for _ in range(2):  # a second connection through the same session
-            out = subprocess.run(cri.netns.cmd("python3", "-c", probe), capture_output=True, text=True, timeout=30)
-            if "hello from busybox httpd" not in out.stdout:
-                forward.terminate()
-                raise AssertionError(f"{out.stderr[-300:]}\ncrictl: {forward.communicate()[0]}")
+        # both ports at once, several connections each, through one session
+        probe = ("import urllib.request, concurrent.futures as cf\n"
+                 "urls = ['http://127.0.0.1:18181/', 'http://127.0.0.1:18183/'] * 3\n"
+                 "with cf.ThreadPoolExecutor(6) as pool:\n"
+                 "    print(sum('hello from busybox httpd' in r for r in pool.map("
+                 "lambda u: urllib.request.urlopen(u, timeout=10).read().decode(), urls)))")
+        out = subprocess.run(cri.netns.cmd("python3", "-c", probe), capture_output=True, text=True, timeout=30)
+        if out.stdout.strip() != "6":
+            forward.terminate()
+            raise AssertionError(f"{out.stderr[-300:]}\ncrictl: {forward.communicate()[0]}")
     finally:
         forward.terminate()
         forward.wait()
@@ -286,6 +297,7 @@ def test_twenty_execs_at_once(cri):
 
 def test_a_client_that_vanishes_leaves_no_process_in_the_container(cri):
     pod, cid = running_pod(cri, "vanish", command=["sleep", "1000"])
+    fds = len(os.listdir(f"/proc/{cri.proc.pid}/fd"))
     client = subprocess.Popen(cri.crictl_argv("exec", cid, "sleep", "4242"), stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL)
     wait_for(lambda: "sleep 4242" in cri.crictl("exec", "-s", cid, "ps", "-o", "args"), "the exec'd program")
@@ -293,6 +305,8 @@ def test_a_client_that_vanishes_leaves_no_process_in_the_container(cri):
     client.wait()
     wait_for(lambda: "sleep 4242" not in cri.crictl("exec", "-s", cid, "ps", "-o", "args"),
              "the exec'd program to be killed")
+    # and the adapter holds no more descriptors than before (no connection, pipe or pidfd left)
+    wait_for(lambda: len(os.listdir(f"/proc/{cri.proc.pid}/fd")) <= fds, "the adapter's descriptors")
     cri.crictl("rmp", "-f", pod)
     nothing_left(cri)
 

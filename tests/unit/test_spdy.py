@@ -86,3 +86,17 @@ def test_a_partial_frame_waits_for_the_rest():
     frame = spdy.Connection().data(5, b"hello")
     assert conn.receive(frame[:6]) == []
     assert conn.receive(frame[6:]) == [spdy.Data(5, b"hello", False)]
+
+
+def test_streaming_tokens_are_single_use_short_lived_and_of_one_kind():
+    from cri_adapter.streaming.server import Tokens
+    now = [100.0]
+    tokens = Tokens(lifetime=60, clock=lambda: now[0])
+    a = tokens.issue("exec", {"container_id": "a"})
+    assert tokens.take("attach", a) is None          # a token for another kind of request
+    assert tokens.take("exec", a) == {"container_id": "a"}
+    assert tokens.take("exec", a) is None            # spent
+    b = tokens.issue("exec", {"container_id": "b"})
+    now[0] += 61
+    assert tokens.take("exec", b) is None            # expired
+    assert tokens.take("exec", "forged") is None
