@@ -476,3 +476,16 @@ def test_streaming_over_tls(netns, workdir, registry, tmp_path):
         nothing_left(tls)
     finally:
         tls.close()
+
+
+def test_attach_to_a_container_with_a_terminal(cri):
+    pod_file = pod_config(cri, "attachtty")
+    pod = cri.crictl("runp", pod_file)
+    cid = run_container(cri, pod, pod_file, "main", stdin=True, tty=True,
+                        command=["sh", "-c", "read line; echo got $line; tty"])
+    proc = subprocess.run(["script", "-qec", " ".join(cri.crictl_argv("attach", "-i", "-t", cid)), "/dev/null"],
+                          input="ping\n", capture_output=True, text=True, timeout=60)
+    assert "got ping" in proc.stdout and "/dev/pts/" in proc.stdout, proc.stdout + proc.stderr
+    wait_for(lambda: state(cri, cid)["state"] == "CONTAINER_EXITED", "the attached container's exit")
+    cri.crictl("rmp", "-f", pod)
+    nothing_left(cri)
