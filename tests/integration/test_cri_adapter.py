@@ -320,10 +320,12 @@ def test_streaming_urls_are_single_use_and_bad_requests_are_refused(cri):
     pod, cid = running_pod(cri, "urls", command=["sleep", "1000"])
     stub = cri_pb2_grpc.RuntimeServiceStub(grpc.insecure_channel(f"unix://{cri.socket}"))
     url = stub.Exec(pb.ExecRequest(container_id=cid, cmd=["true"], stdout=True)).url
+    url2 = stub.Exec(pb.ExecRequest(container_id=cid, cmd=["true"], stdout=True)).url
     # the streaming server listens in the adapter's namespace: ask from there
     probe = f"""
 import http.client, urllib.parse, socket
 u = urllib.parse.urlparse({url!r})
+u2 = urllib.parse.urlparse({url2!r})
 def post(path, headers):
     c = http.client.HTTPConnection(u.hostname, u.port, timeout=10)
     c.request("POST", path, headers=headers)
@@ -335,9 +337,21 @@ print(post(u.path, spdy))                      # the same token again: 404
 print(post("/exec/forged", spdy))              # 404
 s = socket.create_connection((u.hostname, u.port)); s.sendall(b"GET / HTTP/1.1\\r\\nHost: x\\r\\nX: " + b"a" * 100000 + b"\\r\\n\\r\\n")
 print(len(s.recv(100)) >= 0)
+# upgraded with a fresh token, then a SPDY frame whose length is a lie: the connection is dropped
+s = socket.create_connection((u.hostname, u.port), timeout=10)
+s.sendall(f"POST {{u2.path}} HTTP/1.1\\r\\nHost: x\\r\\nConnection: Upgrade\\r\\nUpgrade: SPDY/3.1\\r\\n"
+          "X-Stream-Protocol-Version: v4.channel.k8s.io\\r\\n\\r\\n".encode())
+head = b""
+while b"\\r\\n\\r\\n" not in head:
+    head += s.recv(1000)
+s.sendall(b"\\x80\\x03\\x00\\x06\\x00\\x00\\x00\\x05hello")  # a PING of 5 bytes
+rest = b""
+while chunk := s.recv(1000):
+    rest += chunk
+print(head.split()[1].decode(), "closed")
 """
     out = subprocess.run(cri.netns.cmd("python3", "-c", probe), capture_output=True, text=True, timeout=60)
-    assert out.stdout.split() == ["400", "101", "404", "404", "True"], out.stderr
+    assert out.stdout.split() == ["400", "101", "404", "404", "True", "101", "closed"], out.stderr
     assert stub.Version(pb.VersionRequest()).runtime_name == "pyruntime-cri"  # the server lives on
     del http.client
     cri.crictl("rmp", "-f", pod)
