@@ -72,7 +72,7 @@ def _pod_context(adapter: Adapter, pod: dict) -> convert.PodContext:
         pod_id=pod["id"], pod_name=pod["name"], pod_namespace=pod["namespace"], pod_uid=pod["uid"],
         hostname=pod["hostname"], netns=pod["pins"].get("net"), ipcns=pod["pins"].get("ipc"),
         utsns=pod["pins"].get("uts"), pidns=pod.get("pidns"), etc_files=pod["etc_files"],
-        cgroup_parent=pod["cgroup_parent"], sysctls=pod.get("sysctls") or {})
+        cgroup_parent=pod["cgroup_parent"], sysctls=pod.get("sysctls") or {}, shm=pod.get("shm"))
 
 
 def _inputs(adapter: Adapter, config, cid: str, rootfs_path: str, image: dict) -> convert.ContainerInputs:

@@ -68,6 +68,7 @@ async def run(adapter: Adapter, config, handler: str) -> str:
         kinds = tuple(k for k, own in (("net", network_mode != NODE), ("ipc", ipc_mode != NODE),
                                        ("uts", network_mode != NODE)) if own)
         record["pins"] = await pins.pin(os.path.join(adapter.pins, pod_id), kinds, record["hostname"])
+        record["shm"] = rootfs.pod_shm(directory) if ipc_mode != NODE else "/dev/shm"
         adapter.pods.save(record)
         if network_mode != NODE:
             await _network_up(adapter, record, config)
@@ -162,6 +163,8 @@ async def teardown(adapter: Adapter, record: dict, keep_files: bool = False) -> 
         record["cni"] = None
         record["runtime_config"] = None
     await pins.unpin(os.path.join(adapter.pins, record["id"]))
+    if not keep_files and record.get("shm", "").startswith(adapter.pods.path(record["id"])):
+        rootfs.remove_pod_shm(record["shm"])
     pin_dir = os.path.join(adapter.pins, record["id"])
     if os.path.isdir(pin_dir):
         os.rmdir(pin_dir)

@@ -32,6 +32,29 @@ def make(bundle: str, layer_dirs: list[str]) -> str:
     return rootfs
 
 
+def pod_shm(pod_dir: str) -> str:
+    """The pod's /dev/shm: one tmpfs its containers share (POSIX shared memory between them), as
+    containerd's and CRI-O's sandboxes have."""
+    path = os.path.join(pod_dir, "shm")
+    os.makedirs(path, 0o700, exist_ok=True)
+    try:
+        mount.mount("shm", path, "tmpfs", mount.MS_NOSUID | mount.MS_NODEV | mount.MS_NOEXEC,
+                    "mode=1777,size=65536k")
+    except PyruntimeError as exc:
+        raise Internal(f"the pod's /dev/shm at {path}: {exc}") from None
+    return path
+
+
+def remove_pod_shm(path: str) -> None:
+    try:
+        mount.umount2(path, mount.MNT_DETACH)
+    except SyscallError as exc:
+        if exc.errno not in (errno.EINVAL, errno.ENOENT):
+            raise Internal(f"unmounting {path}: {exc}") from None
+    if os.path.isdir(path):
+        os.rmdir(path)
+
+
 def remove(bundle: str) -> None:
     rootfs = os.path.join(bundle, "rootfs")
     try:

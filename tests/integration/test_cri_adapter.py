@@ -63,7 +63,8 @@ def state(cri, cid: str) -> dict:
 
 def nothing_left(cri) -> None:
     assert cri.crictl("pods", "-q") == "" and cri.crictl("ps", "-aq") == ""
-    assert cri.conmons() == []
+    # conmon writes the exit file, then drains the container's output and exits: a moment later
+    wait_for(lambda: cri.conmons() == [], "every conmon to exit")
     with open("/proc/self/mountinfo") as f:
         assert [line for line in f if cri.dir + "/root/" in line or cri.dir + "/state/" in line] == []
     runtime_state = os.path.join(cri.dir, "state", "runtimes", "pyruntime")
@@ -501,5 +502,32 @@ def test_attach_to_a_container_with_a_terminal(cri):
                           input="ping\n", capture_output=True, text=True, timeout=60)
     assert "got ping" in proc.stdout and "/dev/pts/" in proc.stdout, proc.stdout + proc.stderr
     wait_for(lambda: state(cri, cid)["state"] == "CONTAINER_EXITED", "the attached container's exit")
+    cri.crictl("rmp", "-f", pod)
+    nothing_left(cri)
+
+
+def test_a_pods_containers_share_dev_shm(cri):
+    pod_file = pod_config(cri, "shm")
+    pod = cri.crictl("runp", pod_file)
+    a = run_container(cri, pod, pod_file, "a", command=["sleep", "1000"])
+    b = run_container(cri, pod, pod_file, "b", command=["sleep", "1000"])
+    cri.crictl("exec", "-s", a, "sh", "-c", "echo shared > /dev/shm/note")
+    assert cri.crictl("exec", "-s", b, "cat", "/dev/shm/note") == "shared"
+    other_file = pod_config(cri, "other")
+    other = cri.crictl("runp", other_file)
+    c = run_container(cri, other, other_file, "c", command=["sleep", "1000"])
+    assert subprocess.run(cri.crictl_argv("exec", "-s", c, "cat", "/dev/shm/note"), capture_output=True).returncode
+    cri.crictl("rmp", "-f", pod, other)
+    nothing_left(cri)
+
+
+def test_a_container_killed_for_memory_says_oomkilled(cri):
+    pod_file = pod_config(cri, "oom")
+    pod = cri.crictl("runp", pod_file)
+    cid = run_container(cri, pod, pod_file, "hog", command=["sh", "-c", "x=$(yes | head -c 200000000); echo $x"],
+                        linux={"resources": {"memory_limit_in_bytes": 32 << 20}})
+    wait_for(lambda: state(cri, cid)["state"] == "CONTAINER_EXITED", "the memory hog's end", timeout=60)
+    st = state(cri, cid)
+    assert st["reason"] == "OOMKilled" and st["exitCode"] == 137, st
     cri.crictl("rmp", "-f", pod)
     nothing_left(cri)
