@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import time
 
+from . import rootfs
 from ._proto import cri_pb2 as pb
 from ._proto import cri_pb2_grpc
 from .core import Adapter
@@ -70,5 +72,12 @@ class ImageService(cri_pb2_grpc.ImageServiceServicer):
         used, inodes = self.adapter.images.usage()
         images = pb.FilesystemUsage(timestamp=now, fs_id=pb.FilesystemIdentifier(mountpoint=self.adapter.images.dir),
                                     used_bytes=pb.UInt64Value(value=used), inodes_used=pb.UInt64Value(value=inodes))
-        return pb.ImageFsInfoResponse(image_filesystems=[images])
+        used, inodes = 0, 0
+        for record in self.adapter.containers.items.values():  # what containers wrote: their upper dirs
+            u, i = rootfs.usage(os.path.join(self.adapter.containers.path(record["id"]), "upper"))
+            used, inodes = used + u, inodes + i
+        containers = pb.FilesystemUsage(timestamp=now,
+                                        fs_id=pb.FilesystemIdentifier(mountpoint=self.adapter.containers.dir),
+                                        used_bytes=pb.UInt64Value(value=used), inodes_used=pb.UInt64Value(value=inodes))
+        return pb.ImageFsInfoResponse(image_filesystems=[images], container_filesystems=[containers])
 

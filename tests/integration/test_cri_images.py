@@ -255,3 +255,41 @@ def test_token_and_basic_auth(cri_adapter, fake):
     assert proc.returncode == 0, proc.stderr
     for name in ("private", "basic"):
         cri_adapter.crictl("rmi", f"127.0.0.1:{FAKE_REGISTRY_PORT}/{name}:latest")
+
+
+def test_the_same_image_pulled_twice_at_once_is_fetched_once(cri_adapter, fake):
+    layer = fake.blob(tar_layer(*((f"f{i}", tarfile.REGTYPE, os.urandom(65536)) for i in range(16))))
+    fake.image("twice", [layer])
+    log = fake.routes_file + ".log"
+    pulls = [subprocess.Popen(cri_adapter.crictl_argv("pull", f"127.0.0.1:{FAKE_REGISTRY_PORT}/twice:latest"),
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) for _ in range(3)]
+    for p in pulls:
+        assert p.wait(120) == 0, p.stderr.read()
+    with open(log) as f:
+        fetched = [line for line in f.read().split() if line == f"/v2/twice/blobs/{layer['digest']}"]
+    assert len(fetched) == 1
+    cri_adapter.crictl("rmi", f"127.0.0.1:{FAKE_REGISTRY_PORT}/twice:latest")
+
+
+def test_imagefsinfo_counts_images_and_what_containers_wrote(cri_adapter):
+    cri = cri_adapter
+    cri.crictl("pull", BUSYBOX)
+    info = json.loads(cri.crictl("imagefsinfo", "-o", "json"))["status"]
+    assert int(info["imageFilesystems"][0]["usedBytes"]["value"]) > 500_000  # the busybox layer, unpacked
+    pod_file = os.path.join(cri.dir, "fsinfo-pod.json")
+    with open(pod_file, "w") as f:
+        json.dump({"metadata": {"name": "fsinfo", "namespace": "default", "uid": "fsinfo"}}, f)
+    ctr_file = os.path.join(cri.dir, "fsinfo-ctr.json")
+    with open(ctr_file, "w") as f:
+        json.dump({"metadata": {"name": "writer"}, "image": {"image": BUSYBOX},
+                   "command": ["sh", "-c", "head -c 3000000 /dev/zero > /big; sleep 1000"]}, f)
+    pod = cri.crictl("runp", pod_file)
+    cid = cri.crictl("create", pod, ctr_file, pod_file)
+    cri.crictl("start", cid)
+
+    def written() -> int:
+        status = json.loads(cri.crictl("imagefsinfo", "-o", "json"))["status"]
+        return int(status["containerFilesystems"][0]["usedBytes"]["value"])
+    wait_for(lambda: written() >= 3_000_000, "the container's 3 MB in its writable layer")
+    cri.crictl("rmp", "-f", pod)
+    cri.crictl("rmi", BUSYBOX)

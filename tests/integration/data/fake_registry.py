@@ -2,7 +2,7 @@
 
     python3 fake_registry.py ADDRESS PORT ROUTES.json
 
-ROUTES maps a path (/v2/<name>/manifests/<ref>, /v2/<name>/blobs/<digest>, /token) to
+Every request's path is appended to ROUTES.log. ROUTES maps a path (/v2/<name>/manifests/<ref>, /v2/<name>/blobs/<digest>, /token) to
 {"status", "headers", "body" (a file), "hang" (never answer), "auth" ("bearer TOKEN" or
 "basic USER:PASS": without it the answer is 401 with the matching challenge)}. The routes
 file is read at each request, so a test can change the registry's behaviour as it goes.
@@ -18,6 +18,8 @@ ADDRESS, PORT, ROUTES = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 
 class Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
+        with open(ROUTES + ".log", "a") as log:  # every request, for tests that count them
+            log.write(self.path + "\n")
         with open(ROUTES) as f:
             routes = json.load(f)
         route = routes.get(self.path.split("?")[0])
