@@ -278,6 +278,15 @@ async def update_resources(adapter: Adapter, cid: str, resources) -> None:
     doc = convert.linux.resources(resources, [])
     doc.pop("devices", None)
     await adapter.runtime(record["handler"]).update(record["id"], doc)
+    record["resources"] = encode(resources)  # what ContainerStatus reports from now on
+    adapter.containers.save(record)
+
+
+def resources(record: dict, config) -> "cri_pb2.LinuxContainerResources":
+    """The container's resources: the last update's, else the create request's."""
+    if record.get("resources"):
+        return decode(cri_pb2.LinuxContainerResources, record["resources"])
+    return config.linux.resources
 
 
 async def reopen_log(adapter: Adapter, cid: str) -> None:

@@ -167,7 +167,8 @@ class RuntimeService(cri_pb2_grpc.RuntimeServiceServicer):
             started_at=record.get("started_at") or 0, finished_at=finished or 0, exit_code=code or 0,
             image=pb.ImageSpec(image=record["image"]), image_ref=record["image_ref"], image_id=record["image_ref"],
             reason=reason, message=message, labels=record["labels"], annotations=record["annotations"],
-            mounts=mounts, log_path=record["log_path"])
+            mounts=mounts, log_path=record["log_path"],
+            resources=pb.ContainerResources(linux=containers.resources(record, config)))
         info = {}
         if request.verbose:
             info["info"] = json.dumps({"pid": record.get("pid"), "bundle": record["bundle"],

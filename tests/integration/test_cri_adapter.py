@@ -531,3 +531,16 @@ def test_a_container_killed_for_memory_says_oomkilled(cri):
     assert st["reason"] == "OOMKilled" and st["exitCode"] == 137, st
     cri.crictl("rmp", "-f", pod)
     nothing_left(cri)
+
+
+def test_update_resources_reaches_the_cgroup_and_the_status(cri):
+    pod, cid = running_pod(cri, "update", command=["sleep", "1000"],
+                           linux={"resources": {"memory_limit_in_bytes": 64 << 20}})
+    assert state(cri, cid)["resources"]["linux"]["memoryLimitInBytes"] == str(64 << 20)
+    cri.crictl("update", "--memory", str(96 << 20), cid)
+    assert state(cri, cid)["resources"]["linux"]["memoryLimitInBytes"] == str(96 << 20)
+    limit = cri.crictl("exec", "-s", cid, "sh", "-c",
+                       "cat /sys/fs/cgroup/memory.max 2>/dev/null || cat /sys/fs/cgroup/memory/memory.limit_in_bytes")
+    assert limit == str(96 << 20)
+    cri.crictl("rmp", "-f", pod)
+    nothing_left(cri)
