@@ -8,7 +8,6 @@
     conmon = "/usr/bin/conmon"               # the per-container monitor
     sandbox_image = "registry.k8s.io/pause:3.10"
     cgroup_parent = "/pyruntime-cri"         # for pods whose config names none
-    stop_signal_grace = 10                   # seconds StopPodSandbox gives a container
     registry_timeout = 30                    # seconds a registry may stay silent before a pull fails
     stream_address = "127.0.0.1"             # the streaming server (exec, attach, port-forward)
     stream_port = 0                          # 0: a free port, chosen at start
@@ -62,7 +61,6 @@ class Config:
     conmon: str = "/usr/bin/conmon"
     sandbox_image: str = "registry.k8s.io/pause:3.10"
     cgroup_parent: str = "/pyruntime-cri"
-    stop_signal_grace: int = 10
     registry_timeout: int = 30
     stream_address: str = "127.0.0.1"
     stream_port: int = 0

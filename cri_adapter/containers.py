@@ -99,7 +99,7 @@ def _inputs(adapter: Adapter, config, cid: str, rootfs_path: str, image: dict) -
         if other.get("pid"):
             target = f"/proc/{other['pid']}/ns/pid"
     return convert.ContainerInputs(
-        container_id=cid, rootfs=rootfs_path, image_ref=image["id"],
+        container_id=cid, rootfs=rootfs_path,
         image_name=(image["repo_tags"] or image["repo_digests"] or [image["id"]])[0],
         image_config=image["config"], passwd=rootfs.read_file(rootfs_path, "/etc/passwd"),
         group=rootfs.read_file(rootfs_path, "/etc/group"), devices=devices,
@@ -140,6 +140,7 @@ async def create(adapter: Adapter, pod_id: str, config, sandbox_config) -> str:
                                   + ("" if "/" in program else f" (PATH={path_env})"))
         with open(os.path.join(bundle, "config.json"), "w") as f:
             json.dump(spec, f)
+        record["cgroups_path"] = spec["linux"]["cgroupsPath"]  # where OOM kills are counted
         log_path = record["log_file"] = record["log_path"] or os.path.join(bundle, "container.log")
         os.makedirs(os.path.dirname(log_path), exist_ok=True)
         runtime = adapter.runtime(pod["handler"])
@@ -320,7 +321,9 @@ def exit_reason(adapter: Adapter, record: dict, code: int | None) -> str:
 
 
 def _oom_killed(record: dict) -> bool:
-    path = json.load(open(os.path.join(record["bundle"], "config.json")))["linux"]["cgroupsPath"]
+    path = record.get("cgroups_path", "")
+    if not path:
+        return False  # never the host's own root cgroup's counters
     for events, key in ((f"/sys/fs/cgroup{path}/memory.events", "oom_kill"),
                         (f"/sys/fs/cgroup/memory{path}/memory.oom_control", "oom_kill")):
         try:

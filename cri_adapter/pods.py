@@ -115,7 +115,7 @@ async def _infra_up(adapter: Adapter, record: dict, config) -> None:
     adapter.pods.save(record)
     root = rootfs.make(bundle, adapter.images.layer_dirs(image))
     pod_ctx = containers._pod_context(adapter, record)
-    inputs = convert.ContainerInputs(container_id=infra_id, rootfs=root, image_ref=image["id"],
+    inputs = convert.ContainerInputs(container_id=infra_id, rootfs=root,
                                      image_name=adapter.config.sandbox_image, image_config=image["config"])
     sandbox = cri_pb2.PodSandboxConfig()
     spec = convert.container_spec(infra, sandbox, pod_ctx, inputs)

@@ -32,7 +32,6 @@ class PodContext:
 class ContainerInputs:
     container_id: str
     rootfs: str
-    image_ref: str
     image_name: str
     image_config: dict  # the OCI image config's "config" object (Entrypoint, Cmd, Env, ...)
     passwd: str = ""    # text of the image's /etc/passwd ("" when it has none)

@@ -26,6 +26,27 @@ def accept_key(key: str) -> str:
     return base64.b64encode(hashlib.sha1((key + GUID).encode()).digest()).decode()
 
 
+async def events(ws: Connection, reader, writer, data: bytes):
+    """The connection's WebSocket events, Pings answered; it ends at the client's close or at EOF."""
+    try:
+        while True:
+            if data:
+                ws.receive_data(data)
+                for event in ws.events():
+                    if isinstance(event, Ping):
+                        writer.write(ws.send(event.response()))
+                    elif isinstance(event, CloseConnection):
+                        writer.write(ws.send(event.response()))
+                        return
+                    else:
+                        yield event
+            data = await reader.read(65536)
+            if not data:
+                return
+    except (ConnectionError, RemoteProtocolError):
+        return
+
+
 class Channel:
     def __init__(self, session: "Session", name: str):
         self.session, self.name, self.number = session, name, CHANNELS[name]
@@ -77,45 +98,27 @@ class Session:
 
     async def run(self) -> None:
         try:
-            data = self.initial
-            while True:
-                if data:
-                    self.ws.receive_data(data)
-                    for event in self.ws.events():
-                        if not self._event(event):
-                            return
-                data = await self.reader.read(65536)
-                if not data:
-                    return
-        except (ConnectionError, RemoteProtocolError):
-            return
+            async for event in events(self.ws, self.reader, self.writer, self.initial):
+                if isinstance(event, BytesMessage):
+                    self._message(event)
         finally:
             self.closed.set()
             for channel in self.channels.values():
                 channel._end()
             self.new_streams.put_nowait(None)
 
-    def _event(self, event) -> bool:
-        if isinstance(event, BytesMessage):
-            self.partial += event.data
-            if not event.message_finished:
-                return True
-            message, self.partial = self.partial, b""
-            if not message:
-                return True
-            if message[0] == CLOSE and len(message) == 2 and self.version.startswith("v5"):
-                if message[1] in self.channels:
-                    self.channels[message[1]]._end()
-            elif message[0] in self.channels and len(message) > 1:
-                self.channels[message[0]].incoming.put_nowait(message[1:])
-            return True
-        if isinstance(event, Ping):
-            self.writer.write(self.ws.send(event.response()))
-            return True
-        if isinstance(event, CloseConnection):
-            self.writer.write(self.ws.send(event.response()))
-            return False
-        return True
+    def _message(self, event: BytesMessage) -> None:
+        self.partial += event.data
+        if not event.message_finished:
+            return
+        message, self.partial = self.partial, b""
+        if not message:
+            return
+        if message[0] == CLOSE and len(message) == 2 and self.version.startswith("v5"):
+            if message[1] in self.channels:
+                self.channels[message[1]]._end()
+        elif message[0] in self.channels and len(message) > 1:
+            self.channels[message[0]].incoming.put_nowait(message[1:])
 
     async def close(self) -> None:
         if not self.writer.is_closing():
@@ -143,23 +146,9 @@ class Tunnel:
 
     async def _pump(self, data: bytes) -> None:
         try:
-            while True:
-                if data:
-                    self.ws.receive_data(data)
-                    for event in self.ws.events():
-                        if isinstance(event, BytesMessage):
-                            if event.data:  # an empty message is no end: b"" below is
-                                self.incoming.put_nowait(event.data)
-                        elif isinstance(event, Ping):
-                            self.writer.write(self.ws.send(event.response()))
-                        elif isinstance(event, CloseConnection):
-                            self.writer.write(self.ws.send(event.response()))
-                            return
-                data = await self.reader.read(65536)
-                if not data:
-                    return
-        except (ConnectionError, RemoteProtocolError):
-            return
+            async for event in events(self.ws, self.reader, self.writer, data):
+                if isinstance(event, BytesMessage) and event.data:  # an empty message is no end: b"" below is
+                    self.incoming.put_nowait(event.data)
         finally:
             self.incoming.put_nowait(b"")
 

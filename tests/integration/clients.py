@@ -217,6 +217,21 @@ class CriEndpoint:
             raise AssertionError(f"crictl {' '.join(args)}: {proc.returncode}: {proc.stderr.decode()}")
         return proc.stdout.decode().strip()
 
+    def remove_pods(self) -> None:
+        """Stop and remove every pod the daemon knows (what a failed test left)."""
+        for pod in self.crictl("pods", "-q", check=False).split():
+            self.crictl("stopp", pod, check=False)
+            self.crictl("rmp", "-f", pod, check=False)
+
+    def stop_daemon(self) -> None:
+        """TERM the daemon (``self.proc``), KILL it if it lingers."""
+        self.proc.terminate()
+        try:
+            self.proc.wait(15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
 
 class Containerd(CriEndpoint):
     """containerd 1.x in the namespace; ctr and crictl pointed at it."""
@@ -265,9 +280,7 @@ class Containerd(CriEndpoint):
         return "".join(out)
 
     def close(self) -> None:
-        for pod in self.crictl("pods", "-q", check=False).split():
-            self.crictl("stopp", pod, check=False)
-            self.crictl("rmp", "-f", pod, check=False)
+        self.remove_pods()
         tasks = self.ctr("task", "ls", "-q", check=False).stdout.decode().split()
         for task in tasks:
             self.ctr("task", "kill", "-s", "KILL", task, check=False)
@@ -275,12 +288,7 @@ class Containerd(CriEndpoint):
             self.ctr("task", "delete", "-f", task, check=False)
         for container in self.ctr("container", "ls", "-q", check=False).stdout.decode().split():
             self.ctr("container", "delete", container, check=False)
-        self.proc.terminate()
-        try:
-            self.proc.wait(15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        self.stop_daemon()
         subprocess.run(["pkill", "-f", f"containerd-shim-runc-v2 .*-address {self.socket}"], check=False)
         self.log.close()
         unmount_below(self.workdir)
@@ -360,14 +368,8 @@ insecure = true
 
     def close(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
-            for pod in self.crictl("pods", "-q", check=False).split():
-                self.crictl("rmp", "-f", pod, check=False)
-            self.proc.terminate()
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+            self.remove_pods()
+            self.stop_daemon()
         self.log.close()
         for pid in self.conmons():  # what a failed test left running
             subprocess.run(["kill", "-9", pid], check=False)

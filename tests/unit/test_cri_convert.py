@@ -23,7 +23,7 @@ POD = PodContext(pod_id="p" * 64, pod_name="web", pod_namespace="default", pod_u
 
 
 def inputs(**kw) -> ContainerInputs:
-    base = dict(container_id="c" * 64, rootfs="/bundle/rootfs", image_ref="sha256:" + "1" * 64,
+    base = dict(container_id="c" * 64, rootfs="/bundle/rootfs",
                 image_name="busybox:latest", image_config=IMAGE, passwd=PASSWD, group=GROUP)
     base.update(kw)
     return ContainerInputs(**base)
