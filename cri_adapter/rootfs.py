@@ -70,12 +70,17 @@ def read_file(rootfs: str, path: str) -> str:
     root = os.open(rootfs, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         try:
-            fd = safepath.open_in_root(root, path, os.O_RDONLY | os.O_NONBLOCK)
+            handle = safepath.open_in_root(root, path, os.O_PATH)
         except PyruntimeError:
             return ""
         try:
-            if not stat.S_ISREG(os.fstat(fd).st_mode):
-                return ""  # a fifo or device planted as /etc/passwd is not read
+            # look before opening: a device node or fifo planted as /etc/passwd is never opened
+            if not stat.S_ISREG(os.fstat(handle).st_mode):
+                return ""
+            fd = os.open(f"/proc/self/fd/{handle}", os.O_RDONLY | os.O_CLOEXEC)
+        finally:
+            os.close(handle)
+        try:
             return os.read(fd, MAX_USERDB).decode("utf-8", "replace")
         finally:
             os.close(fd)

@@ -160,3 +160,22 @@ def test_plain_and_zstd_layers_and_a_truncated_stream(tmp_path):
     (tmp_path / "short.gz").write_bytes(whole[:len(whole) // 2])
     with pytest.raises(unpack.LayerError):
         unpack.unpack(str(tmp_path / "short.gz"), str(tmp_path / "sg"), unpack.Budget())
+
+
+def test_the_adapter_reads_an_images_passwd_inside_the_image_only(tmp_path, host):
+    """/etc/passwd is read to resolve user names: a symlink out of the image, a fifo or a device node
+    planted in its place is never followed or opened."""
+    from cri_adapter import rootfs
+    root = tmp_path / "rootfs"
+    (root / "etc").mkdir(parents=True)
+    os.symlink(f"../../../../../../{host}/secret", root / "etc" / "passwd")
+    assert rootfs.read_file(str(root), "/etc/passwd") == ""  # resolved inside the image: nothing there
+    os.unlink(root / "etc" / "passwd")
+    os.mkfifo(root / "etc" / "passwd")  # opening it would hang: it must not be opened
+    assert rootfs.read_file(str(root), "/etc/passwd") == ""
+    os.unlink(root / "etc" / "passwd")
+    os.mknod(root / "etc" / "passwd", stat.S_IFCHR | 0o600, os.makedev(1, 3))
+    assert rootfs.read_file(str(root), "/etc/passwd") == ""
+    os.unlink(root / "etc" / "passwd")
+    (root / "etc" / "passwd").write_text("root:x:0:0::/root:/bin/sh\n")
+    assert rootfs.read_file(str(root), "/etc/passwd").startswith("root:x:0:0")
