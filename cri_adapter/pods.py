@@ -163,8 +163,10 @@ async def teardown(adapter: Adapter, record: dict, keep_files: bool = False) -> 
         record["cni"] = None
         record["runtime_config"] = None
     await pins.unpin(os.path.join(adapter.pins, record["id"]))
-    if not keep_files and record.get("shm", "").startswith(adapter.pods.path(record["id"])):
-        rootfs.remove_pod_shm(record["shm"])
+    # the path, not the record: a crash between the mount and the record's save leaves it unrecorded
+    shm = os.path.join(adapter.pods.path(record["id"]), "shm")
+    if not keep_files and os.path.isdir(shm):
+        rootfs.remove_pod_shm(shm)
     pin_dir = os.path.join(adapter.pins, record["id"])
     if os.path.isdir(pin_dir):
         os.rmdir(pin_dir)
