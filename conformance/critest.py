@@ -9,7 +9,13 @@ serves, and cached. One private containerd 1.x (tests/integration/clients.py: it
 network namespace with a local registry and a CNI bridge, all removed afterwards)
 serves both runtime handlers; critest runs once per handler (--runtime-handler), with
 its test images pointed at the local registry (a busybox image, and busybox httpd as
-the web server). Specs that need images from the internet fail for both runtimes alike.
+the web server). The images critest's image specs pull by name (gcr.io/k8s-staging-
+cri-tools/test-image-*, registry.k8s.io/pause:3.9 and k8s.gcr.io/pause:3.9) are built
+from busybox with the tags, users and groups those specs expect, and served by the local
+registry as those registries' mirror: one hosts.toml directory (containerd's layout)
+read by containerd and pyruntime-cri alike. The one image pinned by an upstream digest
+(test-image-digest@sha256:...) cannot be rebuilt, so that spec fails for every column.
+Specs that need other images from the internet fail for every column alike.
 
 Prints a row for every spec whose result differs between the runtimes, then the counts,
 and exits 1 when pyruntime (under containerd) or pyruntime-cri fails a spec that
@@ -37,13 +43,29 @@ MODULE = "sigs.k8s.io/cri-tools"
 VERSION = "v1.37.0"
 CACHE = os.environ.get("CONFORMANCE_CACHE", "/var/cache/pyruntime-conformance")
 # not run: what this node lacks (Windows, SELinux, AppArmor, localhost seccomp profiles), and
-# the Image Manager specs, which test containerd's image service (the OCI runtime is never
-# called) and pull from the internet, or race a 1 ms deadline against containerd's answer
-SKIP = r"Windows|SELinux|AppArmor|apparmor|seccomp.*localhost|Image Manager"
+SKIP = r"Windows|SELinux|AppArmor|apparmor|seccomp.*localhost"
 
 # specs one of ours fails because a piece is not built yet (reported, never hidden); none now
 KNOWN_GAPS: dict[str, str] = {}
 
+# what critest's image specs pull: the repository (under k8s-staging-cri-tools/ unless it has
+# a slash), its tags, and how the image differs from busybox ("user", or a label that makes
+# it an image of its own, or "predefined-group": a user 1000 in a group 50000 of the image)
+CRI_TOOLS_IMAGES = [
+    ("test-image-latest", ("latest",), {}),
+    ("test-image-tag", ("test", "all"), {}),
+    ("test-image-user-uid", ("latest",), {"user": "1002"}),
+    ("test-image-user-username", ("latest",), {"user": "www-data"}),
+    ("test-image-user-uid-group", ("latest",), {"user": "1003:users"}),
+    ("test-image-user-username-group", ("latest",), {"user": "www-data:www-data"}),
+    ("test-image-1", ("latest",), {"label": "1"}),
+    ("test-image-2", ("latest",), {"label": "2"}),
+    ("test-image-3", ("latest",), {"label": "3"}),
+    ("test-image-tags", ("1", "2", "3"), {"label": "tags"}),
+    ("test-image-predefined-group", ("latest",), {"predefined-group": True}),
+    ("/pause", ("3.9",), {"pause": True}),
+]
+MIRRORED = ("gcr.io", "registry.k8s.io", "k8s.gcr.io")
 RUNC_HANDLER = clients.RUNC_HANDLER
 CNI = clients.CNI_PORTMAP
 
@@ -74,6 +96,37 @@ def build_images(workdir: str) -> str:
                    env=dict(os.environ, PYRUNTIME=shutil.which("pyruntime") or "pyruntime"), check=True,
                    stdout=subprocess.DEVNULL)
     return clients.build_image(os.path.join(rootfs, "rootfs"), workdir)
+
+
+def build_cri_tools_images(layout: str, workdir: str) -> None:
+    """Tag CRI_TOOLS_IMAGES into ``layout`` (as cri-tools-<n>), from its busybox image."""
+    unpacked = os.path.join(workdir, "unpacked-group")
+    subprocess.run(["umoci", "unpack", "--image", f"{layout}:busybox", unpacked], check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    etc = os.path.join(unpacked, "rootfs", "etc")
+    with open(os.path.join(etc, "passwd"), "a") as f:
+        f.write("default-user:x:1000:1000::/home/default-user:/bin/sh\n")
+    with open(os.path.join(etc, "group"), "a") as f:
+        f.write("default-user:x:1000:\ngroup-defined-in-image:x:50000:default-user\n")
+    subprocess.run(["umoci", "repack", "--image", f"{layout}:predefined-group", unpacked], check=True)
+    shutil.rmtree(unpacked)
+    for i, (_, _, how) in enumerate(CRI_TOOLS_IMAGES):
+        base = "predefined-group" if how.get("predefined-group") else "pause" if how.get("pause") else "busybox"
+        argv = ["umoci", "config", "--image", f"{layout}:{base}", "--tag", f"cri-tools-{i}"]
+        if "user" in how:
+            argv += ["--config.user", how["user"]]
+        if how.get("predefined-group"):
+            argv += ["--config.user", "1000"]
+        if "label" in how:
+            argv += ["--config.label", f"cri-tools-image={how['label']}"]
+        subprocess.run(argv, check=True)
+
+
+def push_cri_tools_images(registry, layout: str) -> None:
+    for i, (repository, tags, _) in enumerate(CRI_TOOLS_IMAGES):
+        path = repository[1:] if repository.startswith("/") else f"k8s-staging-cri-tools/{repository}"
+        for tag in tags:
+            registry.push(layout, f"cri-tools-{i}", f"{path}:{tag}")
 
 
 def run_critest(binary: str, daemon, handler: str, images: str, logs: str, args,
@@ -146,6 +199,9 @@ def main() -> int:
             layout = build_images(os.path.join(workdir, "images"))
             netns = clients.NetNS(workdir)
             registry = clients.Registry(netns, workdir, layout)
+            build_cri_tools_images(layout, os.path.join(workdir, "images"))
+            push_cri_tools_images(registry, layout)
+            clients.registry_hosts(workdir, MIRRORED)
             images = os.path.join(workdir, "images.yaml")
             with open(images, "w") as f:
                 f.write(f"defaultTestContainerImage: {registry.address}/busybox:latest\n"

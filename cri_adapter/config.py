@@ -9,6 +9,9 @@
     sandbox_image = "registry.k8s.io/pause:3.10"
     cgroup_parent = "/pyruntime-cri"         # for pods whose config names none
     registry_timeout = 30                    # seconds a registry may stay silent before a pull fails
+    registry_config_path = "/etc/pyruntime-cri/certs.d"  # <host>/hosts.toml: mirrors, plain HTTP, TLS
+                                             # (containerd's layout: one directory can serve both)
+    registry_auth_file = ""                  # a Docker config.json: credentials for pulls that bring none
     stream_address = "127.0.0.1"             # the streaming server (exec, attach, port-forward)
     stream_port = 0                          # 0: a free port, chosen at start
     stream_tls_cert = ""                     # with stream_tls_key: the streaming server speaks TLS
@@ -21,10 +24,6 @@
     [cni]
     conf_dir = "/etc/cni/net.d"              # the first *.conflist / *.conf by name is used
     bin_dirs = ["/usr/lib/cni", "/opt/cni/bin"]
-
-    [registries."host:port"]                 # per registry host
-    insecure = false                         # plain HTTP
-    mirrors = []                             # "host:port" tried first, in order
 
 The typed form is frozen: the adapter reads it, never changes it.
 """
@@ -46,12 +45,6 @@ class Runtime:
 
 
 @dataclasses.dataclass(frozen=True)
-class Registry:
-    insecure: bool = False
-    mirrors: tuple[str, ...] = ()
-
-
-@dataclasses.dataclass(frozen=True)
 class Config:
     socket: str = "/run/pyruntime-cri/cri.sock"
     root: str = "/var/lib/pyruntime-cri"
@@ -62,6 +55,8 @@ class Config:
     sandbox_image: str = "registry.k8s.io/pause:3.10"
     cgroup_parent: str = "/pyruntime-cri"
     registry_timeout: int = 30
+    registry_config_path: str = "/etc/pyruntime-cri/certs.d"
+    registry_auth_file: str = ""
     stream_address: str = "127.0.0.1"
     stream_port: int = 0
     stream_tls_cert: str = ""
@@ -69,7 +64,6 @@ class Config:
     cni_conf_dir: str = "/etc/cni/net.d"
     cni_bin_dirs: tuple[str, ...] = ("/usr/lib/cni", "/opt/cni/bin")
     runtimes: MappingProxyType = dataclasses.field(default_factory=lambda: MappingProxyType({}))
-    registries: MappingProxyType = dataclasses.field(default_factory=lambda: MappingProxyType({}))
 
     def runtime(self, handler: str) -> tuple[str, Runtime]:
         """The handler's name and runtime; "" is the default handler."""
@@ -80,12 +74,9 @@ class Config:
             raise InvalidArgument(f"runtime handler {name!r} is not configured "
                                   f"(have: {', '.join(sorted(self.runtimes))})") from None
 
-    def registry(self, host: str) -> Registry:
-        return self.registries.get(host, Registry())
-
 
 _SCALARS = {f.name: f for f in dataclasses.fields(Config)
-            if f.name not in ("runtimes", "registries", "cni_bin_dirs", "cni_conf_dir")}
+            if f.name not in ("runtimes", "cni_bin_dirs", "cni_conf_dir")}
 
 
 def load(path: str | None, overrides: dict) -> Config:
@@ -120,14 +111,9 @@ def from_dict(data: dict, overrides: dict | None = None, source: str = "config")
         runtimes[name] = Runtime(table.pop("path", PYRUNTIME), table.pop("root", ""))
         _no_more(table, f"{source}: runtimes.{name}")
     runtimes = {name: Runtime(rt.path, rt.root or f"{state}/runtimes/{name}") for name, rt in runtimes.items()}
-    registries = {}
-    for host, table in data.pop("registries", {}).items():
-        table = dict(table)
-        registries[host] = Registry(bool(table.pop("insecure", False)), tuple(table.pop("mirrors", ())))
-        _no_more(table, f"{source}: registries.{host}")
     _no_more(cni, f"{source}: cni")
     _no_more(data, source)
-    config = Config(**values, runtimes=MappingProxyType(runtimes), registries=MappingProxyType(registries))
+    config = Config(**values, runtimes=MappingProxyType(runtimes))
     config.runtime("")  # the default handler must exist
     if bool(config.stream_tls_cert) != bool(config.stream_tls_key):
         raise InvalidArgument(f"{source}: stream_tls_cert and stream_tls_key go together")

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
+import fcntl
 import json
 import os
 import shutil
@@ -28,6 +30,7 @@ FOREIGN = ("application/vnd.docker.image.rootfs.foreign.diff.tar.gzip",
            "application/vnd.oci.image.layer.nondistributable.v1.tar",
            "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip")
 MAX_CONFIG = 8 << 20
+F_SETPIPE_SZ = 1031  # a larger pipe between download and unpacker: fewer wake-ups
 
 
 class Store:
@@ -190,31 +193,64 @@ class Store:
         async with lock:
             if os.path.isdir(dest):
                 return
-            blob = await self._blob(ref, desc, creds)
             tmp = os.path.join(self.layers, f".tmp-{hexdigest}")
             if os.path.exists(tmp):
                 shutil.rmtree(tmp)
             try:
-                await asyncio.to_thread(unpack.unpack, blob, tmp, self.budget)
-                os.rename(tmp, dest)
+                blob = os.path.join(self.blobs, hexdigest)
+                if os.path.exists(blob):  # fetched before (a crash came between blob and layer)
+                    await asyncio.to_thread(unpack.unpack, blob, tmp, self.budget)
+                else:
+                    await self._fetch_unpacking(ref, desc, creds, blob, tmp)
+                os.rename(tmp, dest)  # only now, with the blob's digest verified, is the layer used
             except BaseException:
                 shutil.rmtree(tmp, ignore_errors=True)
                 raise
 
+    async def _fetch_unpacking(self, ref, desc: dict, creds, blob: str, tmp: str) -> None:
+        """Download a layer blob and unpack it as it arrives: the download writes each chunk into
+        a pipe that the unpacker, in a thread, reads (no second pass over the blob)."""
+        loop = asyncio.get_running_loop()
+        read_fd, write_fd = os.pipe2(os.O_CLOEXEC)
+        with contextlib.suppress(OSError):
+            fcntl.fcntl(write_fd, F_SETPIPE_SZ, 1 << 20)
+        unpacking = loop.run_in_executor(None, _unpack_from, read_fd, tmp, self.budget, desc["digest"][7:])
+        try:
+            transport, protocol = await loop.connect_write_pipe(asyncio.streams.FlowControlMixin,
+                                                                open(write_fd, "wb", buffering=0))
+        except BaseException:
+            os.close(write_fd)
+            await asyncio.wait([unpacking])
+            raise
+        pipe = asyncio.StreamWriter(transport, protocol, None, loop)
+
+        async def sink(chunk: bytes) -> None:
+            if unpacking.done():  # the unpacker stopped before the layer ended: its error is the cause
+                await unpacking
+            pipe.write(chunk)
+            try:
+                await pipe.drain()
+            except ConnectionError:
+                await unpacking
+                raise
+        try:
+            async with self.downloads:
+                await self.client.blob(ref, desc["digest"], int(desc.get("size", -1)), blob, creds,
+                                       self.budget.bytes, sink)
+        except BaseException:
+            pipe.close()
+            await asyncio.wait([unpacking])  # the thread is done with tmp before tmp goes
+            raise
+        pipe.close()
+        await unpacking
+
     # removal and usage ---------------------------------------------------------------------
     def remove(self, text: str, layers_in_use: set[str]) -> None:
+        """The image ``text`` names, with all its tags and digests (as containerd's CRI does)."""
         record = self.find(text)
         if record is None:
             return  # RemoveImage is idempotent
-        ref_text = None
-        try:
-            ref_text = str(reference.parse(text))
-        except CRIError:
-            pass
-        if ref_text in record["repo_tags"] and len(record["repo_tags"]) > 1:
-            record["repo_tags"].remove(ref_text)  # untag only
-        else:
-            del self.records[record["id"]]
+        del self.records[record["id"]]
         self._save()
         self.collect(layers_in_use)
 
@@ -243,6 +279,11 @@ class Store:
                 used += st.st_blocks * 512
                 inodes += 1
         return used, inodes
+
+
+def _unpack_from(read_fd: int, dest: str, budget: unpack.Budget, layer: str) -> None:
+    with open(read_fd, "rb", buffering=0) as f:  # closed when done, so the download's writes fail then
+        unpack.unpack_stream(f, dest, budget, layer)
 
 
 def find_or_raise(store: Store, text: str) -> dict:

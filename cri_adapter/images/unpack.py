@@ -1,4 +1,5 @@
-"""Unpack an image layer (a tar, maybe gzip-compressed) into a directory of its own, safely.
+"""Unpack an image layer (a tar: plain, gzip or zstd) into a directory of its own, safely, from a
+file or from the download as it streams (a pipe).
 
 A layer is hostile. Every entry is created relative to a directory fd that was
 opened inside the layer's root with openat2 RESOLVE_IN_ROOT (pyruntime's
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import gzip
+import io
 import os
 import shutil
 import stat
@@ -46,33 +48,65 @@ def _parts(name: str, layer: str) -> list[str]:
     return parts
 
 
-def open_layer(path: str):
-    """The layer's tar stream, by its magic number: gzip, zstd (the zstandard binding), or plain tar."""
-    f = open(path, "rb")
-    magic = f.read(4)
-    f.seek(0)
+class _Rejoined(io.RawIOBase):
+    """A stream whose first bytes were read off to look at (the magic number), put back in front."""
+
+    def __init__(self, head: bytes, rest):
+        self.head, self.rest = head, rest
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        if self.head:
+            n = min(len(buffer), len(self.head))
+            buffer[:n], self.head = self.head[:n], self.head[n:]
+            return n
+        return self.rest.readinto(buffer)
+
+
+def _read_exactly(f, n: int) -> bytes:
+    data = b""
+    while len(data) < n and (chunk := f.read(n - len(data))):
+        data += chunk
+    return data
+
+
+def decompressed(f):
+    """The layer's tar stream from the raw stream ``f``, by magic number: gzip, zstd (the
+    zstandard binding) or plain tar."""
+    magic = _read_exactly(f, 4)
+    raw = io.BufferedReader(_Rejoined(magic, f), CHUNK)
     if magic[:2] == b"\x1f\x8b":
-        return gzip.GzipFile(fileobj=f, mode="rb")
+        return gzip.GzipFile(fileobj=raw, mode="rb")
     if magic == b"\x28\xb5\x2f\xfd":
         import zstandard  # only for the images that have zstd layers
-        return zstandard.ZstdDecompressor().stream_reader(f, closefd=True)
-    return f
+        return zstandard.ZstdDecompressor().stream_reader(raw)
+    return raw
 
 
 def unpack(path: str, dest: str, budget: Budget) -> None:
     """Unpack the layer blob at ``path`` into the new, empty directory ``dest``."""
-    layer = os.path.basename(path)
+    with open(path, "rb") as f:
+        unpack_stream(f, dest, budget, os.path.basename(path))
+
+
+def unpack_stream(f, dest: str, budget: Budget, layer: str) -> None:
+    """Unpack the layer read from ``f`` (read to its end, so a pipe's writer never blocks) into
+    the new, empty directory ``dest``."""
     os.mkdir(dest, 0o755)
     root = os.open(dest, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     used = Budget(0, 0)
     try:
-        with open_layer(path) as stream, tarfile.open(fileobj=stream, mode="r|") as tar:
+        with tarfile.open(fileobj=decompressed(f), mode="r|") as tar:
             for member in tar:
                 used.entries += 1
                 used.bytes += max(member.size, 0)
                 if used.entries > budget.entries or used.bytes > budget.bytes:
                     raise LayerError(f"layer {layer}: more than {budget.entries} entries or {budget.bytes} bytes")
                 _entry(root, tar, member, layer)
+        while f.read(CHUNK):
+            pass  # what follows the tar's end (padding, the compressor's trailer)
     except (tarfile.TarError, EOFError, OSError, PyruntimeError, ValueError, _zstd_error()) as exc:
         raise LayerError(f"layer {layer}: {exc}") from None
     finally:

@@ -113,11 +113,15 @@ class Registry:
             wait_for(lambda: subprocess.run(netns.cmd(sys.executable, "-c", probe),
                                             capture_output=True).returncode == 0, "registry")
             for tag in self.TAGS:
-                subprocess.run(netns.cmd("skopeo", "copy", "-q", "--dest-tls-verify=false", f"oci:{layout}:{tag}",
-                                         f"docker://{self.address}/{tag}:latest"), check=True)
+                self.push(layout, tag, f"{tag}:latest")
         except BaseException:
             self.close()  # a fixture that fails to set up gets no teardown
             raise
+
+    def push(self, layout: str, tag: str, name: str) -> None:
+        """The layout's image ``tag`` into this registry as ``name`` (repository:tag)."""
+        subprocess.run(self.netns.cmd("skopeo", "copy", "-q", "--dest-tls-verify=false", f"oci:{layout}:{tag}",
+                                      f"docker://{self.address}/{name}"), check=True)
 
     def close(self) -> None:
         self.proc.terminate()
@@ -145,6 +149,20 @@ def wait_for(check, what: str, timeout: float = 20.0) -> None:
             pass
         time.sleep(0.1)
     raise RuntimeError(f"{what} did not come up within {timeout}s")
+
+
+def registry_hosts(workdir: str, mirrors: tuple[str, ...] = ()) -> str:
+    """The hosts.toml directory (containerd's layout) that containerd and pyruntime-cri share: the
+    test registries over plain HTTP, and ``mirrors`` (hosts served by the local registry)."""
+    path = os.path.join(workdir, "certs.d")
+    for host in (f"127.0.0.1:{REGISTRY_PORT}", f"127.0.0.1:{FAKE_REGISTRY_PORT}") + mirrors:
+        os.makedirs(os.path.join(path, host), exist_ok=True)
+        with open(os.path.join(path, host, "hosts.toml"), "w") as f:
+            if host in mirrors:
+                f.write(f'[host."http://127.0.0.1:{REGISTRY_PORT}"]\ncapabilities = ["pull", "resolve"]\n')
+            else:
+                f.write(f'server = "http://{host}"\n')
+    return path
 
 
 def containerd_config(workdir: str) -> str:
@@ -178,8 +196,8 @@ state = "{workdir}/state"
   bin_dir = "/usr/lib/cni"
   conf_dir = "{workdir}/cni"
 
-[plugins."io.containerd.grpc.v1.cri".registry.mirrors."127.0.0.1:{REGISTRY_PORT}"]
-  endpoint = ["http://127.0.0.1:{REGISTRY_PORT}"]
+[plugins."io.containerd.grpc.v1.cri".registry]
+  config_path = "{registry_hosts(workdir)}"
 '''
 
 
@@ -321,6 +339,8 @@ sandbox_image = "127.0.0.1:{REGISTRY_PORT}/pause:latest"
 cgroup_parent = "{self.cgroup_parent}"
 log_level = "info"
 registry_timeout = 5
+registry_config_path = "{registry_hosts(workdir)}"
+registry_auth_file = "{self.dir}/auth.json"
 {extra}
 
 [runtimes.pyruntime]
@@ -331,12 +351,6 @@ path = "{shutil.which("runc") or "runc"}"
 
 [cni]
 conf_dir = "{self.dir}/cni"
-
-[registries."127.0.0.1:{REGISTRY_PORT}"]
-insecure = true
-
-[registries."127.0.0.1:{FAKE_REGISTRY_PORT}"]
-insecure = true
 ''')
         self.proc = None
         self.start()

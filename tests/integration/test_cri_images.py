@@ -2,12 +2,14 @@
 namespace): pulls by tag and digest, status, listing, removal, and a registry that lies."""
 from __future__ import annotations
 
+import base64
 import glob
 import gzip
 import hashlib
 import io
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -116,7 +118,7 @@ class FakeRegistry:
         """Serve an image at <name>:latest; each layer is a blob() (its "size" may be made to lie)."""
         cfg = self.blob(json.dumps({"architecture": "amd64", "os": "linux",
                                     "config": config or {"Cmd": ["sh"]},
-                                    "rootfs": {"type": "layers", "diff_ids": []}}).encode())
+                                    "rootfs": {"type": "layers", "diff_ids": [diff_id(l) for l in layers]}}).encode())
         manifest = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
                     "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": cfg["digest"],
                                "size": cfg["size"]},
@@ -133,6 +135,21 @@ class FakeRegistry:
     def close(self) -> None:
         self.proc.terminate()
         self.proc.wait()
+
+
+def diff_id(layer: dict) -> str:
+    """The digest of a layer's uncompressed tar (what makes two images' configs differ)."""
+    with open(layer["path"], "rb") as f:
+        data = f.read()
+    try:
+        data = gzip.decompress(data)
+    except (OSError, EOFError):
+        try:
+            import zstandard
+            data = zstandard.ZstdDecompressor().decompress(data)
+        except zstandard.ZstdError:
+            pass
+    return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
 @pytest.fixture(scope="module")
@@ -293,3 +310,131 @@ def test_imagefsinfo_counts_images_and_what_containers_wrote(cri_adapter):
     wait_for(lambda: written() >= 3_000_000, "the container's 3 MB in its writable layer")
     cri.crictl("rmp", "-f", pod)
     cri.crictl("rmi", BUSYBOX)
+
+
+def test_a_lost_connection_is_resumed_where_it_broke(cri_adapter, fake):
+    """The registry closes the connection halfway through a layer: the pull asks for the rest
+    (a Range request from the byte it had) and the layer is whole."""
+    payload = os.urandom(1 << 20)
+    layer = fake.blob(tar_layer(("data", tarfile.REGTYPE, payload)), drop_after=600_000)
+    fake.image("dropped", [layer])
+    proc = pull(cri_adapter, "dropped")
+    assert proc.returncode == 0, proc.stderr
+    with open(fake.routes_file + ".log") as f:
+        requests = [line.split() for line in f if line.startswith(f"/v2/dropped/blobs/{layer['digest']}")]
+    assert [r[1:] for r in requests] == [[], ["bytes=600000-"]], requests  # nothing received is fetched again
+    with open(os.path.join(cri_adapter.dir, "root", "images", "layers", layer["digest"][7:], "data"), "rb") as f:
+        assert f.read() == payload
+    cri_adapter.crictl("rmi", f"127.0.0.1:{FAKE_REGISTRY_PORT}/dropped:latest")
+
+
+def test_a_layer_is_unpacked_while_it_streams(cri_adapter, fake, tmp_path):
+    """The registry holds back the second half of a layer: its first file is already unpacked
+    (into the layer's temporary directory, unused until the digest is checked)."""
+    release = tmp_path / "release"
+    layer = fake.blob(tar_layer(("first", tarfile.REGTYPE, b"early\n"), ("rest", tarfile.REGTYPE, os.urandom(1 << 20)),
+                                compress=lambda raw: raw),
+                      hold_after=500_000, release=str(release))
+    fake.image("streamed", [layer], media="application/vnd.oci.image.layer.v1.tar")
+    puller = subprocess.Popen(cri_adapter.crictl_argv("pull", f"127.0.0.1:{FAKE_REGISTRY_PORT}/streamed:latest"),
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    layers = os.path.join(cri_adapter.dir, "root", "images", "layers")
+    try:
+        wait_for(lambda: os.path.exists(os.path.join(layers, f".tmp-{layer['digest'][7:]}", "first")),
+                 "the layer's first file, unpacked before the layer has arrived")
+        assert not os.path.exists(os.path.join(layers, layer["digest"][7:]))  # not in use before it is verified
+    finally:
+        release.touch()
+    assert puller.wait(60) == 0, puller.stderr.read()
+    with open(os.path.join(layers, layer["digest"][7:], "first")) as f:
+        assert f.read() == "early\n"
+    cri_adapter.crictl("rmi", f"127.0.0.1:{FAKE_REGISTRY_PORT}/streamed:latest")
+
+
+def write_hosts(cri, host: str, text: str) -> str:
+    path = os.path.join(os.path.dirname(cri.dir), "certs.d", host)
+    os.makedirs(path, exist_ok=True)
+    with open(os.path.join(path, "hosts.toml"), "w") as f:
+        f.write(text)
+    return path
+
+
+def test_a_mirror_from_hosts_toml(cri_adapter, fake):
+    """mirror.invalid cannot be reached; its hosts.toml names the fake registry as a mirror. A
+    mirror that may only "pull" (by digest) is not asked to resolve a tag."""
+    fake.image("mirrored", [fake.blob(tar_layer(("m", tarfile.REGTYPE, b"x")))])
+    hosts_dir = write_hosts(cri_adapter, "mirror.invalid",
+                            f'server = "https://mirror.invalid"\n[host."http://127.0.0.1:{FAKE_REGISTRY_PORT}"]\n'
+                            f'capabilities = ["pull", "resolve"]\n')
+    try:
+        cri_adapter.crictl("pull", "mirror.invalid/mirrored:latest")
+        assert images(cri_adapter)  # listed under the name asked for
+        status = json.loads(cri_adapter.crictl("inspecti", "-o", "json", "mirror.invalid/mirrored:latest"))
+        assert status["status"]["repoTags"] == ["mirror.invalid/mirrored:latest"]
+        cri_adapter.crictl("rmi", "mirror.invalid/mirrored:latest")
+        write_hosts(cri_adapter, "mirror.invalid", f'server = "https://mirror.invalid"\n'
+                                                   f'[host."http://127.0.0.1:{FAKE_REGISTRY_PORT}"]\n'
+                                                   f'capabilities = ["pull"]\n')
+        proc = subprocess.run(cri_adapter.crictl_argv("pull", "mirror.invalid/mirrored:latest"), capture_output=True,
+                              text=True)
+        assert proc.returncode != 0 and "https://mirror.invalid/v2/mirrored/manifests/latest" in proc.stderr
+        assert f"127.0.0.1:{FAKE_REGISTRY_PORT}" not in proc.stderr, proc.stderr
+    finally:
+        shutil.rmtree(hosts_dir)
+
+
+def test_credentials_from_the_auth_file(cri_adapter, fake):
+    """A pull that brings no credentials uses the Docker config.json the adapter is given."""
+    fake.image("filed", [fake.blob(tar_layer(("f", tarfile.REGTYPE, b"y")))], auth="basic filer:s3cret")
+    proc = pull(cri_adapter, "filed")
+    assert proc.returncode != 0 and "asks for a user name and password" in proc.stderr
+    auth_file = os.path.join(cri_adapter.dir, "auth.json")
+    with open(auth_file, "w") as f:
+        json.dump({"auths": {f"127.0.0.1:{FAKE_REGISTRY_PORT}": {"auth": base64.b64encode(b"filer:s3cret").decode()}}},
+                  f)
+    try:
+        proc = pull(cri_adapter, "filed")
+        assert proc.returncode == 0, proc.stderr
+    finally:
+        os.unlink(auth_file)
+    cri_adapter.crictl("rmi", f"127.0.0.1:{FAKE_REGISTRY_PORT}/filed:latest")
+
+
+TLS_REGISTRY_PORT = 5057
+
+
+def test_https_registry_speaks_http2_with_the_ca_from_hosts_toml(cri_adapter, netns, workdir, oci_layout, tmp_path):
+    """Debian's docker-registry over TLS: trusted through hosts.toml's ca, the pull goes over
+    HTTP/2 (the registry's access log says so); without the ca, the certificate is refused."""
+    host = f"127.0.0.1:{TLS_REGISTRY_PORT}"
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=registry",
+                    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True)
+    config = tmp_path / "registry.yml"
+    config.write_text(f"version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {tmp_path}/store\n"
+                      f"http:\n  addr: {host}\n  tls:\n    certificate: {cert}\n    key: {key}\n")
+    access_log = open(tmp_path / "registry.log", "w")
+    server = subprocess.Popen(netns.cmd("docker-registry", "serve", str(config)), stdout=access_log,
+                              stderr=subprocess.STDOUT)
+    hosts_dir = None
+    try:
+        probe = f"import socket; socket.create_connection(('127.0.0.1', {TLS_REGISTRY_PORT}), 1).close()"
+        wait_for(lambda: subprocess.run(netns.cmd(sys.executable, "-c", probe), capture_output=True).returncode == 0,
+                 "the TLS registry")
+        subprocess.run(netns.cmd("skopeo", "copy", "-q", "--dest-tls-verify=false", f"oci:{oci_layout}:busybox",
+                                 f"docker://{host}/secure:latest"), check=True)
+        proc = subprocess.run(cri_adapter.crictl_argv("pull", f"{host}/secure:latest"), capture_output=True, text=True)
+        assert proc.returncode != 0 and "CERTIFICATE_VERIFY_FAILED" in proc.stderr, proc.stderr
+        hosts_dir = write_hosts(cri_adapter, host, f'server = "https://{host}"\nca = "{cert}"\n')
+        cri_adapter.crictl("pull", f"{host}/secure:latest")
+        access_log.flush()
+        pulls = [line for line in (tmp_path / "registry.log").read_text().splitlines() if "GET /v2/secure/" in line]
+        assert pulls and all("HTTP/2.0" in line for line in pulls), pulls
+        cri_adapter.crictl("rmi", f"{host}/secure:latest")
+    finally:
+        server.terminate()
+        server.wait(10)
+        access_log.close()
+        if hosts_dir:
+            shutil.rmtree(hosts_dir)

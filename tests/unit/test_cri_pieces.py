@@ -1,7 +1,9 @@
 """Small pure parts of pyruntime-cri: its config, image references, CNI config loading and results."""
 from __future__ import annotations
 
+import base64
 import json
+import re
 
 import pytest
 
@@ -58,3 +60,61 @@ def test_cni_network_readiness_and_results(tmp_path):
     assert network.name == "a" and [p["type"] for p in network.plugins] == ["bridge", "portmap"] and why == ""
     result = {"ips": [{"address": "10.1.0.5/24"}, {"address": "fd00::5/64"}, {"address": "10.1.0.5/24"}]}
     assert cni.addresses(result) == ["10.1.0.5", "fd00::5"]
+
+
+# registry hosts (containerd's hosts.toml) and the auth file -------------------------------------
+
+def test_hosts_toml_endpoints_in_containerds_order(tmp_path):
+    from cri_adapter.images import hosts
+    assert hosts.endpoints(str(tmp_path), "docker.io") == [hosts.Endpoint("https://registry-1.docker.io/v2")]
+    assert hosts.endpoints("", "quay.io") == [hosts.Endpoint("https://quay.io/v2")]
+    (tmp_path / "_default").mkdir()
+    (tmp_path / "_default" / "hosts.toml").write_text('[host."mirror:5000"]\ncapabilities = ["pull"]\n')
+    (tmp_path / "quay.io").mkdir()
+    (tmp_path / "quay.io" / "hosts.toml").write_text(
+        'server = "http://quay.io:8080"\nskip_verify = true\n'
+        '[host."https://m.example/base"]\noverride_path = true\nca = "/ca.pem"\nclient = "/c.pem"\n'
+        '[host."https://m.example/base".header]\nx-a = ["1", "2"]\n')
+    found = hosts.endpoints(str(tmp_path), "quay.io")
+    assert found == [hosts.Endpoint("https://m.example/base", ca=("/ca.pem",), client=(("/c.pem",),),
+                                    headers=(("x-a", "1, 2"),)),
+                     hosts.Endpoint("http://quay.io:8080/v2", skip_verify=True)]
+    assert hosts.endpoints(str(tmp_path), "other.io") == [  # no directory of its own: _default's
+        hosts.Endpoint("https://mirror:5000/v2", capabilities=frozenset({"pull"})), hosts.Endpoint("https://other.io/v2")]
+    # a host name never names a directory outside the config path: "..", like any unknown host, gets _default's
+    assert hosts.endpoints(str(tmp_path), "..")[0] == hosts.endpoints(str(tmp_path), "other.io")[0]
+
+
+@pytest.mark.parametrize("text, message", [
+    ('servers = "x"', "unknown key 'servers'"),
+    ('[host."ftp://m"]', "is not an http(s) URL"),
+    ('[host."m"]\ncapabilities = ["fly"]', "capabilities"),
+    ('[host."m"]\nskip = true', "unknown key 'skip'"),
+    ('server = ', "hosts.toml"),
+])
+def test_hosts_toml_mistakes_are_named(tmp_path, text, message):
+    from cri_adapter.errors import InvalidArgument
+    from cri_adapter.images import hosts
+    (tmp_path / "r.io").mkdir()
+    (tmp_path / "r.io" / "hosts.toml").write_text(text)
+    with pytest.raises(InvalidArgument, match=re.escape(message)):
+        hosts.endpoints(str(tmp_path), "r.io")
+
+
+def test_auth_file_credentials_by_host(tmp_path):
+    from cri_adapter.errors import InvalidArgument
+    from cri_adapter.images.credentials import Credentials, from_auth_file
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({"auths": {
+        "https://index.docker.io/v1/": {"auth": base64.b64encode(b"hub:pw:with:colons").decode()},
+        "r.io:5000": {"username": "u", "password": "p"},
+        "http://t.io": {"registrytoken": "tok"}}}))
+    assert from_auth_file(str(path), "docker.io") == Credentials("hub", "pw:with:colons")
+    assert from_auth_file(str(path), "registry-1.docker.io") == Credentials("hub", "pw:with:colons")
+    assert from_auth_file(str(path), "r.io:5000") == Credentials("u", "p")
+    assert from_auth_file(str(path), "t.io") == Credentials(token="tok")
+    assert not from_auth_file(str(path), "r.io")
+    assert not from_auth_file(str(tmp_path / "absent.json"), "r.io") and not from_auth_file("", "r.io")
+    path.write_text('{"auths": {"r.io": {"auth": "not base64!"}}}')
+    with pytest.raises(InvalidArgument, match="not base64"):
+        from_auth_file(str(path), "r.io")

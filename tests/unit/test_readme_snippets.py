@@ -59,12 +59,19 @@ def test_cri_config_snippet_names_every_key_with_its_default():
     loaded = config.from_dict(doc)  # every key is known (an unknown one is refused)
     defaults = config.from_dict({})
     for field in dataclasses.fields(config.Config):
-        if field.name not in ("runtimes", "registries"):
+        if field.name != "runtimes":
             assert getattr(loaded, field.name) == getattr(defaults, field.name), field.name
-    assert set(doc) - {"runtimes", "cni", "registries"} == \
-        {f.name for f in dataclasses.fields(config.Config)} - {"runtimes", "registries", "cni_conf_dir", "cni_bin_dirs"}
+    assert set(doc) - {"runtimes", "cni"} == \
+        {f.name for f in dataclasses.fields(config.Config)} - {"runtimes", "cni_conf_dir", "cni_bin_dirs"}
     assert loaded.runtimes["pyruntime"] == defaults.runtimes["pyruntime"]
-    assert doc["registries"]["registry.local:5000"] == {"insecure": False, "mirrors": []}
+
+
+def test_hosts_snippet_puts_the_mirror_before_the_registry():
+    from cri_adapter.images import hosts
+    found = hosts.parse(tomllib.loads(snippet("hosts.toml")), "registry.k8s.io", "hosts.toml")
+    assert [(e.api, sorted(e.capabilities)) for e in found] == [
+        ("http://127.0.0.1:5000/v2", ["pull", "resolve"]),
+        ("https://registry.k8s.io/v2", ["pull", "push", "resolve"])]
 
 
 def test_crictl_snippet_points_at_the_default_socket():

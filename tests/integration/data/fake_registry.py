@@ -4,22 +4,29 @@
 
 Every request's path is appended to ROUTES.log. ROUTES maps a path (/v2/<name>/manifests/<ref>, /v2/<name>/blobs/<digest>, /token) to
 {"status", "headers", "body" (a file), "hang" (never answer), "auth" ("bearer TOKEN" or
-"basic USER:PASS": without it the answer is 401 with the matching challenge)}. The routes
-file is read at each request, so a test can change the registry's behaviour as it goes.
+"basic USER:PASS": without it the answer is 401 with the matching challenge), "drop_after" (N:
+a request without a Range header gets the whole length announced, N bytes, and a closed
+connection), "hold_after" (N: send N bytes, then the rest once the file "release" names
+exists)}. A Range header ("bytes=N-") is answered with 206 and the rest of the body. The
+routes file is read at each request, so a test can change the registry's behaviour as it goes.
 """
 import base64
 import http.server
 import json
+import os
+import re
 import sys
 import threading
+import time
 
 ADDRESS, PORT, ROUTES = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
+        ranged = re.fullmatch(r"bytes=(\d+)-", self.headers.get("Range", ""))
         with open(ROUTES + ".log", "a") as log:  # every request, for tests that count them
-            log.write(self.path + "\n")
+            log.write(self.path + (f" {ranged.group(0)}" if ranged else "") + "\n")
         with open(ROUTES) as f:
             routes = json.load(f)
         route = routes.get(self.path.split("?")[0])
@@ -37,14 +44,31 @@ class Handler(http.server.BaseHTTPRequestHandler):
                              if kind == "bearer" else 'Basic realm="fake"')
                 return self.answer(401, {"WWW-Authenticate": challenge}, b"")
         body = open(route["body"], "rb").read() if route.get("body") else b""
-        self.answer(route.get("status", 200), route.get("headers", {}), body)
+        if ranged:
+            start = int(ranged.group(1))
+            return self.answer(206, {**route.get("headers", {}),
+                                     "Content-Range": f"bytes {start}-{len(body) - 1}/{len(body)}"}, body[start:])
+        self.answer(route.get("status", 200), route.get("headers", {}), body, route.get("drop_after"),
+                    route.get("hold_after"), route.get("release"))
 
-    def answer(self, status, headers, body):
+    def answer(self, status, headers, body, drop_after=None, hold_after=None, release=None):
         self.send_response(status)
         for k, v in headers.items():
             self.send_header(k, v)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
+        if drop_after is not None:
+            self.wfile.write(body[:drop_after])
+            self.wfile.flush()
+            self.close_connection = True
+            self.connection.shutdown(2)  # the connection breaks in the middle of the body
+            return
+        if hold_after is not None:
+            self.wfile.write(body[:hold_after])
+            self.wfile.flush()
+            while not os.path.exists(release):  # this server's own wait, until the test releases it
+                time.sleep(0.02)
+            body = body[hold_after:]
         self.wfile.write(body)
 
     def log_message(self, *args):
