@@ -255,7 +255,7 @@ def benchmark_report(handlers: list[str], logs: str) -> int:
 def report(results: dict[str, dict[str, str]], logs: str) -> int:
     ref = results.get("runc", {})
     others = [n for n in ("pyruntime", "cri") if n in results]
-    names = ["runc"] + others
+    names = [n for n in ("runc", "pyruntime", "cri") if n in results]
     worse, gaps = [], []
     print(f"{'spec':90} " + " ".join(f"{n:>9}" for n in names))
     for spec in sorted(set().union(*(set(r) for r in results.values()))):

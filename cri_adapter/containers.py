@@ -75,7 +75,25 @@ def _pod_context(adapter: Adapter, pod: dict) -> convert.PodContext:
         cgroup_parent=pod["cgroup_parent"], sysctls=pod.get("sysctls") or {}, shm=pod.get("shm"))
 
 
-def _inputs(adapter: Adapter, config, cid: str, rootfs_path: str, image: dict) -> convert.ContainerInputs:
+def _image_volumes(adapter: Adapter, config, record: dict) -> dict[int, str]:
+    """Mount each image volume the request names (read-only ones: the conversion refuses the rest);
+    their layers count as in use, and their image ids are recorded for ContainerStatus."""
+    volumes = {}
+    for i, m in enumerate(config.mounts):
+        if not (m.HasField("image") and m.image.image and m.readonly):
+            continue
+        image = adapter.images.find(m.image.image)
+        if image is None:
+            raise NotFound(f"mounts[{i}].image: image {m.image.image!r} not found (pull it first)")
+        record["layers"] += [d for d in image["layers"] if d not in record["layers"]]
+        record.setdefault("image_volumes", {})[str(i)] = image["id"]
+        adapter.containers.save(record)  # before the mount: a crash leaves what cleanup needs to know
+        volumes[i] = rootfs.image_volume(record["bundle"], i, adapter.images.layer_dirs(image), m.image_sub_path)
+    return volumes
+
+
+def _inputs(adapter: Adapter, config, cid: str, rootfs_path: str, image: dict,
+            image_volumes: dict[int, str]) -> convert.ContainerInputs:
     devices = {}
     for d in config.devices:
         dev = _host_device(d.host_path)
@@ -104,7 +122,8 @@ def _inputs(adapter: Adapter, config, cid: str, rootfs_path: str, image: dict) -
         image_config=image["config"], passwd=rootfs.read_file(rootfs_path, "/etc/passwd"),
         group=rootfs.read_file(rootfs_path, "/etc/group"), devices=devices,
         host_devices=_host_devices() if privileged else {}, target_pidns=target, seccomp_localhost=localhost,
-        selinux=os.path.exists("/sys/fs/selinux/enforce"), apparmor=os.path.exists("/sys/kernel/security/apparmor"))
+        selinux=os.path.exists("/sys/fs/selinux/enforce"), apparmor=os.path.exists("/sys/kernel/security/apparmor"),
+        image_volumes=image_volumes)
 
 
 async def create(adapter: Adapter, pod_id: str, config, sandbox_config) -> str:
@@ -131,8 +150,9 @@ async def create(adapter: Adapter, pod_id: str, config, sandbox_config) -> str:
     record["bundle"] = bundle
     try:
         root = rootfs.make(bundle, adapter.images.layer_dirs(image))
+        volumes = _image_volumes(adapter, config, record)
         spec = convert.container_spec(config, sandbox_config, _pod_context(adapter, pod),
-                                      _inputs(adapter, config, cid, root, image))
+                                      _inputs(adapter, config, cid, root, image, volumes))
         program = spec["process"]["args"][0]
         path_env = next((e[5:] for e in spec["process"]["env"] if e.startswith("PATH=")), "")
         if not rootfs.has_executable(root, program, path_env):

@@ -41,6 +41,11 @@ class Adapter:
     def network(self):
         return cni.load(self.config.cni_conf_dir, self.config.cni_bin_dirs)
 
+    def image_user(self, image_id: str) -> str | None:
+        """A container that runs ``image_id`` or mounts it as a volume."""
+        return next((c["id"] for c in self.containers.items.values()
+                     if image_id == c.get("image_ref") or image_id in c.get("image_volumes", {}).values()), None)
+
     def layers_in_use(self) -> set[str]:
         return {d.split(":", 1)[1] for c in self.containers.items.values() for d in c.get("layers", ())}
 

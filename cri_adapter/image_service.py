@@ -10,6 +10,7 @@ from . import rootfs
 from ._proto import cri_pb2 as pb
 from ._proto import cri_pb2_grpc
 from .core import Adapter
+from .errors import FailedPrecondition
 from .images.credentials import Credentials
 from .rpc import handler
 
@@ -63,6 +64,10 @@ class ImageService(cri_pb2_grpc.ImageServiceServicer):
 
     @handler
     async def RemoveImage(self, request, context):
+        record = self.adapter.images.find(request.image.image)
+        user = record and self.adapter.image_user(record["id"])
+        if user:
+            raise FailedPrecondition(f"image {request.image.image!r} is in use by container {user[:13]}")
         self.adapter.images.remove(request.image.image, self.adapter.layers_in_use())
         return pb.RemoveImageResponse()
 

@@ -1,4 +1,5 @@
-"""A container's root: an overlayfs of its image's layers with its own upper and work directories."""
+"""A container's root: an overlayfs of its image's layers with its own upper and work directories;
+image volumes: an image's layers as a read-only overlayfs of their own."""
 from __future__ import annotations
 
 import errno
@@ -10,7 +11,7 @@ from pyruntime.errors import PyruntimeError, SyscallError
 from pyruntime.kernel import mount
 from pyruntime.rootfs import safepath
 
-from .errors import Internal
+from .errors import Internal, InvalidArgument
 
 MAX_USERDB = 1 << 20  # an image's /etc/passwd larger than this is not read
 
@@ -30,6 +31,36 @@ def make(bundle: str, layer_dirs: list[str]) -> str:
     except PyruntimeError as exc:
         raise Internal(f"overlay rootfs for {bundle}: {exc}") from None
     return rootfs
+
+
+def image_volume(bundle: str, index: int, layer_dirs: list[str], sub_path: str) -> str:
+    """Mount the image of mounts[index] read-only at <bundle>/image-volumes/<index>; the directory to
+    bind: its root, or ``sub_path`` found inside it (symlinks resolved in the image)."""
+    target = os.path.join(bundle, "image-volumes", str(index))
+    os.makedirs(target, 0o755, exist_ok=True)
+    empty = os.path.join(bundle, "image-volumes", "empty")  # overlayfs without an upper wants 2 lowers
+    os.makedirs(empty, 0o755, exist_ok=True)
+    lower = ":".join(list(reversed(layer_dirs)) + [empty])
+    try:
+        mount.mount("overlay", target, "overlay", mount.MS_RDONLY | mount.MS_NOSUID | mount.MS_NODEV,
+                    f"lowerdir={lower}")
+    except PyruntimeError as exc:
+        raise Internal(f"image volume {target}: {exc}") from None
+    if not sub_path:
+        return target
+    root = os.open(target, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        try:
+            fd = safepath.open_in_root(root, sub_path, os.O_PATH)
+        except PyruntimeError:
+            raise InvalidArgument(f"mounts[{index}].image_sub_path: {sub_path!r} does not exist in the image") \
+                from None
+        try:  # the layers never change, so the path found stays what it names
+            return os.readlink(f"/proc/self/fd/{fd}")
+        finally:
+            os.close(fd)
+    finally:
+        os.close(root)
 
 
 def pod_shm(pod_dir: str) -> str:
@@ -56,12 +87,15 @@ def remove_pod_shm(path: str) -> None:
 
 
 def remove(bundle: str) -> None:
-    rootfs = os.path.join(bundle, "rootfs")
-    try:
-        mount.umount2(rootfs, mount.MNT_DETACH)
-    except SyscallError as exc:
-        if exc.errno not in (errno.EINVAL, errno.ENOENT):
-            raise Internal(f"unmounting {rootfs}: {exc}") from None
+    volumes = os.path.join(bundle, "image-volumes")
+    mounted = [os.path.join(volumes, n) for n in (os.listdir(volumes) if os.path.isdir(volumes) else ())
+               if n != "empty"]
+    for path in mounted + [os.path.join(bundle, "rootfs")]:
+        try:
+            mount.umount2(path, mount.MNT_DETACH)
+        except SyscallError as exc:
+            if exc.errno not in (errno.EINVAL, errno.ENOENT):
+                raise Internal(f"unmounting {path}: {exc}") from None
     shutil.rmtree(bundle, ignore_errors=True)
 
 

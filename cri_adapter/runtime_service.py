@@ -162,6 +162,9 @@ class RuntimeService(cri_pb2_grpc.RuntimeServiceServicer):
             reason = containers.exit_reason(self.adapter, record, code)
         mounts = [pb.Mount(container_path=m.container_path, host_path=m.host_path, readonly=m.readonly,
                            propagation=m.propagation) for m in config.mounts]
+        for i, image_id in record.get("image_volumes", {}).items():  # which image each volume holds
+            mounts[int(i)].image.CopyFrom(pb.ImageSpec(image=config.mounts[int(i)].image.image, image_ref=image_id))
+            mounts[int(i)].image_sub_path = config.mounts[int(i)].image_sub_path
         status = pb.ContainerStatus(
             id=record["id"], metadata=config.metadata, state=state, created_at=record["created_at"],
             started_at=record.get("started_at") or 0, finished_at=finished or 0, exit_code=code or 0,

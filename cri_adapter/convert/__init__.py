@@ -79,7 +79,7 @@ def container_spec(config, sandbox, pod: PodContext, inputs: ContainerInputs) ->
         "ociVersion": OCI_VERSION,
         "process": proc,
         "root": {"path": inputs.rootfs, "readonly": bool(ctx and ctx.readonly_rootfs)},
-        "mounts": linux.mounts(config.mounts, pod, privileged, inputs.selinux),
+        "mounts": linux.mounts(config.mounts, pod, privileged, inputs.selinux, inputs.image_volumes),
         "annotations": annotations,
         "linux": spec_linux,
     }

@@ -45,3 +45,6 @@ class ContainerInputs:
     seccomp_localhost: str | None = None  # text of the Localhost profile the request names
     selinux: bool = False
     apparmor: bool = False
+    # mounts[i] of an image (image volumes): i -> the host directory to bind (the image's read-only
+    # root, or the image_sub_path found inside it)
+    image_volumes: dict = dataclasses.field(default_factory=dict)

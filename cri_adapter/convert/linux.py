@@ -21,7 +21,8 @@ SHM = {"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
 _PROPAGATION = {0: "rprivate", 1: "rslave", 2: "rshared"}
 
 
-def mounts(requested, pod, privileged: bool, selinux: bool) -> list[dict]:
+def mounts(requested, pod, privileged: bool, selinux: bool, image_volumes: dict | None = None) -> list[dict]:
+    """``image_volumes``: mounts[i] of an image -> the host directory that holds it (made by the caller)."""
     out = [dict(m, options=list(m["options"])) for m in BASE_MOUNTS]
     if privileged:  # as runc and containerd: /sys writable for privileged containers
         for m in out:
@@ -40,9 +41,14 @@ def mounts(requested, pod, privileged: bool, selinux: bool) -> list[dict]:
         where = f"mounts[{i}]"
         if not m.container_path.startswith("/"):
             raise InvalidArgument(f"{where}.container_path: {m.container_path!r} is not absolute")
+        source = m.host_path
         if m.HasField("image") and m.image.image:
-            raise InvalidArgument(f"{where}.image: image volumes are not supported")
-        if not m.host_path:
+            if not m.readonly:  # an image is shared by every container that mounts it
+                raise InvalidArgument(f"{where}.readonly: an image volume is read-only")
+            source = (image_volumes or {}).get(i)
+            if source is None:
+                raise InvalidArgument(f"{where}.image: {m.image.image!r} is not available as a volume")
+        elif not m.host_path:
             raise InvalidArgument(f"{where}.host_path: empty")
         # without SELinux there is nothing to relabel (containerd and CRI-O do nothing either); with it,
         # pyruntime-cri cannot relabel yet and says so rather than run with the wrong labels
@@ -59,7 +65,7 @@ def mounts(requested, pod, privileged: bool, selinux: bool) -> list[dict]:
             options.append("rro")
         out = [o for o in out if o["destination"] != os.path.normpath(m.container_path)]
         out.append({"destination": os.path.normpath(m.container_path), "type": "bind",
-                    "source": m.host_path, "options": options})
+                    "source": source, "options": options})
     return out
 
 

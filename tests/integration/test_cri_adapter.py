@@ -544,3 +544,31 @@ def test_update_resources_reaches_the_cgroup_and_the_status(cri):
     assert limit == str(96 << 20)
     cri.crictl("rmp", "-f", pod)
     nothing_left(cri)
+
+
+def test_an_image_mounted_as_a_read_only_volume(cri):
+    """A mount of an image (Kubernetes' image volumes): its files, read-only, whole or one sub path;
+    the image cannot be removed while a container mounts it; nothing is mounted after removal."""
+    pod_file = pod_config(cri, "imagevol")
+    pod = cri.crictl("runp", pod_file)
+    cid = run_container(cri, pod, pod_file, "main", command=["sleep", "1000"], mounts=[
+        {"container_path": "/image", "image": {"image": BUSYBOX}, "readonly": True},
+        {"container_path": "/etc-of-image", "image": {"image": BUSYBOX}, "readonly": True,
+         "image_sub_path": "etc"}])
+    out = cri.crictl("exec", cid, "sh", "-c", "ls /image/bin/busybox /etc-of-image/passwd; "
+                                             "touch /image/x 2>&1; touch /etc-of-image/y 2>&1; true")
+    assert "/image/bin/busybox" in out and "/etc-of-image/passwd" in out, out
+    assert out.count("Read-only file system") == 2, out
+    mounts = {m["containerPath"]: m for m in state(cri, cid)["mounts"]}
+    assert mounts["/image"]["image"]["image"] == BUSYBOX
+    assert mounts["/image"]["image"]["imageRef"] == cri.crictl("images", "-q", BUSYBOX)
+    proc = subprocess.run(cri.crictl_argv("rmi", BUSYBOX), capture_output=True, text=True)
+    assert proc.returncode != 0 and "code = FailedPrecondition" in proc.stderr and "in use" in proc.stderr
+    for mount, problem in (({"readonly": False}, "read-only"), ({"image_sub_path": "no/such"}, "does not exist")):
+        proc = subprocess.run(cri.crictl_argv("create", pod, container_config(
+            cri, "bad", command=["true"], mounts=[dict({"container_path": "/image", "image": {"image": BUSYBOX},
+                                                       "readonly": True}, **mount)]), pod_file),
+            capture_output=True, text=True)
+        assert proc.returncode != 0 and problem in proc.stderr, proc.stderr
+    cri.crictl("rmp", "-f", pod)
+    nothing_left(cri)

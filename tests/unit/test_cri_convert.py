@@ -207,10 +207,20 @@ def test_mounts_propagation_readonly_and_pod_files():
     assert "rootfsPropagation" not in convert()["linux"]
 
 
+def test_an_image_volume_binds_the_directory_made_for_it():
+    config = container(mounts=[pb.Mount(container_path="/x", host_path="/x"),
+                               pb.Mount(container_path="/img", image=pb.ImageSpec(image="busybox"), readonly=True)])
+    mounts = {m["destination"]: m for m in convert(config, image_volumes={1: "/bundle/image-volumes/1/etc"})["mounts"]}
+    assert mounts["/img"] == {"destination": "/img", "type": "bind", "source": "/bundle/image-volumes/1/etc",
+                              "options": ["rbind", "rprivate", "ro"]}
+
+
 @pytest.mark.parametrize("mount,message", [
     (pb.Mount(container_path="data", host_path="/x"), "not absolute"),
     (pb.Mount(container_path="/d", host_path=""), "host_path: empty"),
     (pb.Mount(container_path="/d", host_path="/x", recursive_read_only=True), "needs readonly"),
+    (pb.Mount(container_path="/d", image=pb.ImageSpec(image="busybox")), "readonly: an image volume is read-only"),
+    (pb.Mount(container_path="/d", image=pb.ImageSpec(image="busybox"), readonly=True), "not available as a volume"),
 ])
 def test_bad_mounts_are_refused_naming_the_field(mount, message):
     with pytest.raises(InvalidArgument, match=message):
