@@ -32,6 +32,7 @@ class Adapter:
         self.images = Store(config.root, config)
         self.runtimes = {name: oci.Runtime(name, rt.path, rt.root) for name, rt in config.runtimes.items()}
         self.events: list = []  # queues of GetContainerEvents streams
+        self.pod_cidr = ""  # the node's pod CIDR, from kubelet's UpdateRuntimeConfig
         self.watchers: set = set()  # tasks waiting for containers' exits (their STOPPED events)
 
     def runtime(self, handler: str) -> oci.Runtime:

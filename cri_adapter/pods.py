@@ -92,6 +92,8 @@ async def _network_up(adapter: Adapter, record: dict, config) -> None:
               "protocol": cri_pb2.Protocol.Name(p.protocol).lower(), "hostIP": p.host_ip}
              for p in config.port_mappings if p.host_port]
     record["runtime_config"] = {"portMappings": ports} if ports else {}
+    if adapter.pod_cidr:  # to plugins that declare the ipRanges capability (host-local): CNI conventions
+        record["runtime_config"]["ipRanges"] = [[{"subnet": adapter.pod_cidr}]]
     record["cni"] = await cni.add(network, record, record["pins"]["net"], record["runtime_config"])
     record["network_name"] = network.name
     record["ips"] = cni.addresses(record["cni"])

@@ -21,7 +21,6 @@ class RuntimeService(cri_pb2_grpc.RuntimeServiceServicer):
     def __init__(self, adapter: Adapter, streaming):
         self.adapter = adapter
         self.streaming = streaming
-        self.pod_cidr = ""
 
     @handler
     async def Version(self, request, context):
@@ -42,7 +41,7 @@ class RuntimeService(cri_pb2_grpc.RuntimeServiceServicer):
 
     @handler
     async def UpdateRuntimeConfig(self, request, context):
-        self.pod_cidr = request.runtime_config.network_config.pod_cidr
+        self.adapter.pod_cidr = request.runtime_config.network_config.pod_cidr
         return pb.UpdateRuntimeConfigResponse()
 
     @handler

@@ -480,3 +480,89 @@ def crictl() -> str:
         subprocess.run(["go", "install", f"sigs.k8s.io/cri-tools/cmd/crictl@{CRICTL_VERSION}"], env=env, check=True)
         open(stamp, "w").close()
     return binary
+
+
+class Kubelet:
+    """Kubernetes' kubelet (tools/kubelet-build), standalone: no API server, pods from manifests in a
+    directory (static pods), pyruntime-cri as its container runtime, in the test's namespace, with
+    its root, pod logs and cgroup root of its own. It sets kernel sysctls and cgroup roots as it
+    sees fit, so it runs in the throw-away guest (tests/vm) only."""
+
+    def __init__(self, netns: NetNS, workdir: str, cri: CriAdapter):
+        binary = subprocess.run([os.path.join(REPO, "tools", "kubelet-build")], capture_output=True, text=True,
+                                check=True).stdout.strip()
+        self.dir = os.path.join(workdir, "kubelet")
+        self.manifests = os.path.join(self.dir, "manifests")
+        self.pod_logs = os.path.join(self.dir, "pod-logs")
+        os.makedirs(self.manifests)
+        self.cgroup_root = f"/pyruntime-kubelet-{os.getpid()}"
+        root = f"/sys/fs/cgroup{self.cgroup_root}"  # kubelet wants its cgroup root to exist (cgroup v2)
+        os.mkdir(root)
+        with open("/sys/fs/cgroup/cgroup.subtree_control") as f:
+            enabled = f.read().split()
+        with open(f"{root}/cgroup.subtree_control", "w") as f:
+            f.write(" ".join(f"+{c}" for c in enabled))
+        config = os.path.join(self.dir, "config.yaml")
+        with open(config, "w") as f:
+            json.dump({  # YAML's JSON form
+                "apiVersion": "kubelet.config.k8s.io/v1beta1", "kind": "KubeletConfiguration",
+                "staticPodPath": self.manifests, "fileCheckFrequency": "1s", "syncFrequency": "2s",
+                "containerRuntimeEndpoint": f"unix://{cri.socket}", "podLogsDir": self.pod_logs,
+                "cgroupDriver": "cgroupfs", "cgroupRoot": self.cgroup_root, "failSwapOn": False,
+                "address": "127.0.0.1", "readOnlyPort": 0, "healthzBindAddress": "127.0.0.1", "healthzPort": 10248,
+                "authentication": {"anonymous": {"enabled": True}, "webhook": {"enabled": False}},
+                "authorization": {"mode": "AlwaysAllow"}, "resolvConf": "",
+                "evictionHard": {"memory.available": "0%", "nodefs.available": "0%", "imagefs.available": "0%"},
+                "imageGCHighThresholdPercent": 100, "imageGCLowThresholdPercent": 99,
+                "localStorageCapacityIsolation": False}, f)
+        self.netns = netns
+        self.log = open(os.path.join(self.dir, "kubelet.log"), "w")
+        self.proc = subprocess.Popen(netns.cmd(binary, f"--config={config}", f"--root-dir={self.dir}/root",
+                                               "--hostname-override=node1", "--v=2"),
+                                     stdout=self.log, stderr=subprocess.STDOUT)
+        probe = "import urllib.request; urllib.request.urlopen('http://127.0.0.1:10248/healthz', timeout=2)"
+
+        def healthy() -> bool:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"kubelet exited with {self.proc.returncode}")
+            return subprocess.run(netns.cmd(sys.executable, "-c", probe), capture_output=True).returncode == 0
+        try:
+            wait_for(healthy, "kubelet's healthz", timeout=300)
+        except BaseException as exc:
+            self.close()
+            with open(os.path.join(self.dir, "kubelet.log")) as f:
+                raise RuntimeError(f"{exc}; kubelet's log ends:\n{''.join(f.readlines()[-40:])}") from None
+
+    def api(self, path: str, method: str = "GET") -> str:
+        """kubelet's own HTTPS API (anonymous, self-signed), asked from inside the test's namespace."""
+        probe = ("import ssl, sys, urllib.request; sys.stdout.write(urllib.request.urlopen(urllib.request.Request("
+                 f"'https://127.0.0.1:10250{path}', method='{method}'), timeout=60, "
+                 "context=ssl._create_unverified_context()).read().decode())")
+        return subprocess.run(self.netns.cmd(sys.executable, "-c", probe), capture_output=True, text=True,
+                              check=True, timeout=90).stdout
+
+    def pod(self, name: str, spec: dict) -> str:
+        """Write (or rewrite) a static pod's manifest; kubelet picks it up within a second."""
+        path = os.path.join(self.manifests, f"{name}.json")
+        with open(path + ".tmp", "w") as f:
+            json.dump({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": "default"},
+                       "spec": spec}, f)
+        os.rename(path + ".tmp", path)
+        return path
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+        unmount_below(self.dir)
+        root = self.cgroup_root.lstrip("/")
+        made = glob.glob(f"/sys/fs/cgroup/{root}/**/", recursive=True) + \
+            glob.glob(f"/sys/fs/cgroup/*/{root}/**/", recursive=True)
+        for directory in sorted(made, reverse=True):  # the deepest first
+            with contextlib.suppress(OSError):
+                os.rmdir(directory)

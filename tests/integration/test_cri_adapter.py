@@ -572,3 +572,29 @@ def test_an_image_mounted_as_a_read_only_volume(cri):
         assert proc.returncode != 0 and problem in proc.stderr, proc.stderr
     cri.crictl("rmp", "-f", pod)
     nothing_left(cri)
+
+
+CNI_IP_RANGES = '''{"cniVersion": "0.4.0", "name": "pyruntime-cidr", "plugins": [
+  {"type": "bridge", "bridge": "pyrtcidr", "isGateway": true, "ipMasq": false, "capabilities": {"ipRanges": true},
+   "ipam": {"type": "host-local", "dataDir": "%s"}},
+  {"type": "loopback"}]}'''  # no ranges of its own: the node's pod CIDR is the range
+
+
+def test_the_pod_cidr_from_update_runtime_config_reaches_cni(netns, workdir, registry):
+    """kubelet tells the runtime the node's pod CIDR (UpdateRuntimeConfig): pods get addresses from it,
+    through the ipRanges capability of the CNI conventions (host-local)."""
+    import grpc
+
+    from cri_adapter._proto import cri_pb2 as pb
+    from cri_adapter._proto import cri_pb2_grpc
+    adapter = CriAdapter(netns, workdir, cni=CNI_IP_RANGES, name="cidr")
+    try:
+        adapter.crictl("pull", f"127.0.0.1:{REGISTRY_PORT}/pause:latest")
+        stub = cri_pb2_grpc.RuntimeServiceStub(grpc.insecure_channel(f"unix://{adapter.socket}"))
+        stub.UpdateRuntimeConfig(pb.UpdateRuntimeConfigRequest(runtime_config=pb.RuntimeConfig(
+            network_config=pb.NetworkConfig(pod_cidr="10.224.7.0/24"))))
+        pod = adapter.crictl("runp", pod_config(adapter, "cidr"))
+        assert adapter.inspect("inspectp", pod)["status"]["network"]["ip"].startswith("10.224.7.")
+        adapter.crictl("rmp", "-f", pod)
+    finally:
+        adapter.close()
