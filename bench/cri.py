@@ -6,9 +6,11 @@
 All three serve the same network namespace, registry and CNI bridge (the tests' client
 harness). One gRPC client (the adapter's generated stubs) times, in interleaved rounds:
 pod start (RunPodSandbox + CreateContainer + StartContainer, the pod as kubelet makes it:
-its own pid namespace per container) and ExecSync of `true`; then the daemon's memory with
-0, 10 and 50 running pods: the daemon's RSS alone, and with its per-container monitors
-(conmon for the adapter, containerd-shim-runc-v2 for containerd).
+its own pid namespace per container) and ExecSync of `true`; PullImage of a 50 MB image
+(busybox and a 48 MB layer of random bytes, so compression cannot shrink it) from the
+registry, removed after each pull so that every pull fetches and unpacks it all; then the
+daemon's memory with 0, 10 and 50 running pods: the daemon's RSS alone, and with its
+per-container monitors (conmon for the adapter, containerd-shim-runc-v2 for containerd).
 """
 from __future__ import annotations
 
@@ -33,6 +35,8 @@ from cri_adapter._proto import cri_pb2 as pb  # noqa: E402
 from cri_adapter._proto import cri_pb2_grpc  # noqa: E402
 
 IMAGE = f"127.0.0.1:{clients.REGISTRY_PORT}/busybox:latest"
+BIG_IMAGE = f"127.0.0.1:{clients.REGISTRY_PORT}/big:latest"
+BIG_LAYER = 48 << 20
 RUNC_HANDLER = clients.RUNC_HANDLER
 
 
@@ -64,6 +68,13 @@ class Target:
         assert reply.exit_code == 0
         return time.perf_counter() - t0
 
+    def pull(self) -> float:
+        t0 = time.perf_counter()
+        self.img.PullImage(pb.PullImageRequest(image=pb.ImageSpec(image=BIG_IMAGE)))
+        took = time.perf_counter() - t0
+        self.img.RemoveImage(pb.RemoveImageRequest(image=pb.ImageSpec(image=BIG_IMAGE)))
+        return took
+
     def remove(self, pod_id: str) -> None:
         self.rt.StopPodSandbox(pb.StopPodSandboxRequest(pod_sandbox_id=pod_id))
         self.rt.RemovePodSandbox(pb.RemovePodSandboxRequest(pod_sandbox_id=pod_id))
@@ -93,6 +104,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--rounds", type=int, default=15)
     ap.add_argument("--execs", type=int, default=5, help="ExecSync calls per round")
+    ap.add_argument("--pulls", type=int, default=5, help="pulls of the 50 MB image per daemon")
     ap.add_argument("--pods", default="0,10,50")
     ap.add_argument("--json", default="")
     args = ap.parse_args()
@@ -107,7 +119,10 @@ def main() -> int:
             layout = clients.build_image(os.path.join(rootfs, "rootfs"), os.path.join(workdir, "image"))
             netns = clients.NetNS(workdir)
             parts.append(netns)
-            parts.append(clients.Registry(netns, workdir, layout))
+            registry = clients.Registry(netns, workdir, layout)
+            parts.append(registry)
+            big_image(layout, workdir)
+            registry.push(layout, "big", "big:latest")
             containerd = clients.Containerd(netns, workdir, extra_config=RUNC_HANDLER.format(
                 runc=shutil.which("runc"), workdir=workdir))
             parts.append(containerd)
@@ -134,7 +149,23 @@ def main() -> int:
     return 0
 
 
+def big_image(layout: str, workdir: str) -> None:
+    """Tag "big" in the layout: busybox with a layer of BIG_LAYER random bytes."""
+    unpacked = os.path.join(workdir, "unpacked-big")
+    subprocess.run(["umoci", "unpack", "--image", f"{layout}:busybox", unpacked], check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    with open(os.path.join(unpacked, "rootfs", "big"), "wb") as f:
+        f.write(os.urandom(BIG_LAYER))
+    subprocess.run(["umoci", "repack", "--image", f"{layout}:big", unpacked], check=True)
+    shutil.rmtree(unpacked)
+
+
 def measure(targets, workdir: str, args) -> dict:
+    pulls = {t.name: [] for t in targets if t.name != "containerd+pyruntime"}  # one image service
+    for _ in range(args.pulls):
+        for t in targets:
+            if t.name in pulls:
+                pulls[t.name].append(t.pull())
     starts = {t.name: [] for t in targets}
     execs = {t.name: [] for t in targets}
     for _ in range(args.rounds):
@@ -154,14 +185,15 @@ def measure(targets, workdir: str, args) -> dict:
             memory[t.name][count] = t.memory()
         for pod_id in running:
             t.remove(pod_id)
-    return {"pod_start_ms": {k: statistics.median(v) * 1000 for k, v in starts.items()},
+    return {"pull_50mb_ms": {k: statistics.median(v) * 1000 for k, v in pulls.items()},
+            "pod_start_ms": {k: statistics.median(v) * 1000 for k, v in starts.items()},
             "exec_sync_ms": {k: statistics.median(v) * 1000 for k, v in execs.items()},
             "memory_kib": memory}
 
 
 def report(results: dict) -> None:
     ref = "containerd+runc"
-    for metric in ("pod_start_ms", "exec_sync_ms"):
+    for metric in ("pull_50mb_ms", "pod_start_ms", "exec_sync_ms"):
         print(f"{metric} (median)")
         for name, value in results[metric].items():
             print(f"  {name:22} {value:8.1f}   {value / results[metric][ref]:5.2f}x containerd+runc")
