@@ -36,10 +36,6 @@ class FailedPrecondition(CRIError):
     code = "FAILED_PRECONDITION"
 
 
-class Unimplemented(CRIError):
-    code = "UNIMPLEMENTED"
-
-
 class DeadlineExceeded(CRIError):
     code = "DEADLINE_EXCEEDED"
 

@@ -5,11 +5,11 @@ import asyncio
 import json
 import time
 
-from . import containers, pods, stats
+from . import containers, metrics, pods, stats
 from ._proto import cri_pb2 as pb
 from ._proto import cri_pb2_grpc
 from .core import Adapter
-from .errors import FailedPrecondition, InvalidArgument, Unimplemented
+from .errors import FailedPrecondition, InvalidArgument
 from .records import decode
 from .rpc import handler, labels_match
 
@@ -225,11 +225,13 @@ class RuntimeService(cri_pb2_grpc.RuntimeServiceServicer):
     # cAdvisor-style metrics through CRI: kubelet falls back to cAdvisor when these are unimplemented
     @handler
     async def ListMetricDescriptors(self, request, context):
-        raise Unimplemented("ListMetricDescriptors: CRI metrics are not provided; kubelet uses cAdvisor's")
+        return pb.ListMetricDescriptorsResponse(descriptors=metrics.descriptors())
 
     @handler
     async def ListPodSandboxMetrics(self, request, context):
-        raise Unimplemented("ListPodSandboxMetrics: CRI metrics are not provided; kubelet uses cAdvisor's")
+        pods = list(self.adapter.pods.items.values())
+        found = await asyncio.gather(*(stats.pod_metrics(self.adapter, r) for r in pods))
+        return pb.ListPodSandboxMetricsResponse(pod_metrics=found)
 
     async def GetContainerEvents(self, request, context):
         queue: asyncio.Queue = asyncio.Queue()

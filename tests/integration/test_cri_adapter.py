@@ -598,3 +598,20 @@ def test_the_pod_cidr_from_update_runtime_config_reaches_cni(netns, workdir, reg
         adapter.crictl("rmp", "-f", pod)
     finally:
         adapter.close()
+
+
+def test_cri_metrics_of_a_running_pod(cri):
+    """crictl metricdescs and metricsp: cadvisor's container_* metrics from the container's cgroup and
+    processes, and the pod's network counters, each with the labels its descriptor names."""
+    pod, cid = running_pod(cri, "metrics", command=["sh", "-c", "sleep 1000 & sleep 1000 & wait"],
+                           linux={"resources": {"memory_limit_in_bytes": 64 << 20, "cpu_shares": 512}})
+    descs = {d["name"]: d for d in json.loads(cri.crictl("metricdescs", "-o", "json"))["descriptors"]}
+    assert "container_memory_working_set_bytes" in descs and descs["container_network_receive_bytes_total"]["labelKeys"]
+    found = next(p for p in json.loads(cri.crictl("metricsp", "-o", "json"))["podMetrics"] if p["podSandboxId"] == pod)
+    ours = next(c for c in found["containerMetrics"] if c["containerId"] == cid)["metrics"]
+    values = {m["name"]: int(m["value"]["value"]) for m in ours if "value" in m and "value" in m["value"]}
+    assert values["container_processes"] == 3 and values["container_threads"] == 3  # sh and its two sleeps
+    assert values["container_spec_memory_limit_bytes"] == 64 << 20 and values["container_spec_cpu_shares"] == 512
+    assert values["container_memory_usage_bytes"] > 0 and values["container_file_descriptors"] > 0
+    assert all(len(m["labelValues"]) == len(descs[m["name"]]["labelKeys"]) for m in ours + found["metrics"])
+    assert {m["labelValues"][3] for m in found["metrics"]} == {"eth0"}  # the pod's interface, not lo

@@ -438,3 +438,30 @@ def test_https_registry_speaks_http2_with_the_ca_from_hosts_toml(cri_adapter, ne
         access_log.close()
         if hosts_dir:
             shutil.rmtree(hosts_dir)
+
+
+def pipes(pid: int) -> int:
+    return sum(1 for fd in os.listdir(f"/proc/{pid}/fd") if os.readlink(f"/proc/{pid}/fd/{fd}").startswith("pipe:"))
+
+
+def test_a_corrupt_download_is_named_as_such_though_the_unpacker_fails_first(cri_adapter, fake, tmp_path):
+    """The layer's bytes are damaged early, so the unpacker (reading as it streams) fails long before
+    the blob ends: the pull still reports that the blob does not match its digest, the cause."""
+    good = tar_layer(*((f"f{i}", tarfile.REGTYPE, os.urandom(65536)) for i in range(16)), compress=lambda raw: raw)
+    layer = fake.blob(good, hold_after=300_000, release=str(tmp_path / "release"))
+    with open(layer["path"], "r+b") as f:  # served damaged (the first header's checksum), under the good digest
+        f.seek(148)
+        f.write(b"99999999")
+    fake.image("damaged", [layer], media="application/vnd.oci.image.layer.v1.tar")
+    before = pipes(cri_adapter.proc.pid)
+    puller = subprocess.Popen(cri_adapter.crictl_argv("pull", f"127.0.0.1:{FAKE_REGISTRY_PORT}/damaged:latest"),
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        # the registry has sent the damaged start and holds the rest back; the download's pipe to the
+        # unpacker (made before the download began) is gone: the unpacker failed and closed it
+        wait_for(lambda: (tmp_path / "release.holding").exists(), "the registry to hold the layer's rest back")
+        wait_for(lambda: pipes(cri_adapter.proc.pid) == before, "the unpacker to give up on the layer")
+    finally:
+        (tmp_path / "release").touch()
+    assert puller.wait(60) != 0
+    assert "does not match its digest" in puller.stderr.read()

@@ -118,3 +118,50 @@ def test_auth_file_credentials_by_host(tmp_path):
     path.write_text('{"auths": {"r.io": {"auth": "not base64!"}}}')
     with pytest.raises(InvalidArgument, match="not base64"):
         from_auth_file(str(path), "r.io")
+
+
+# CRI metrics ------------------------------------------------------------------------------------
+
+def test_metrics_from_runc_format_stats_match_their_descriptors():
+    from cri_adapter import metrics
+    from cri_adapter._proto import cri_pb2 as pb
+    stats = {"cpu": {"usage": {"total": 3_500_000_000, "user": 2_000_000_000, "kernel": 1_500_000_000},
+                     "throttling": {"periods": 10, "throttled_periods": 2, "throttled_time": 4_000_000_000}},
+             "memory": {"cache": 100, "usage": {"usage": 5000, "max": 6000, "failcnt": 1},
+                        "swap": {"usage": 7000}, "kernel": {"usage": 40},
+                        "raw": {"total_rss": 300, "total_inactive_file": 1000, "total_mapped_file": 20,
+                                "pgfault": 5, "total_pgfault": 6, "pgmajfault": 1, "total_pgmajfault": 2}},
+             "pids": {"current": 3, "limit": 100},
+             "blkio": {"ioServiceBytesRecursive": [{"major": 8, "minor": 0, "op": op, "value": 4096}
+                                                   for op in ("Read", "Write")],
+                       "ioServicedRecursive": [{"major": 8, "minor": 0, "op": op, "value": 9}
+                                               for op in ("Read", "Write")]}}
+    facts = metrics.Facts(labels=("c1", "main", "busybox"), now_ns=5 * 10**9, started_ns=2 * 10**9, stats=stats,
+                          resources=pb.LinuxContainerResources(cpu_period=100000, cpu_shares=512,
+                                                               memory_limit_in_bytes=1 << 26),
+                          processes=2, file_descriptors=9, sockets=1, oom_events=1, fs_device="0:42", fs_used=123,
+                          fs_limit=1000, fs_inodes=50, fs_inodes_free=40)
+    found = metrics.container_metrics(facts)
+    net = metrics.network_metrics(("p1", "POD", "pause"), 5 * 10**9,
+                                  "Inter-|   Receive\n face |bytes\n    lo: 1 1 0 0 0 0 0 0 1 1 0 0 0 0 0 0\n"
+                                  "  eth0: 100 2 0 1 0 0 0 0 300 4 0 0 0 0 0 0\n")
+    values = {(m.name, tuple(m.label_values[3:])): m.value.value for m in found + net}
+    assert values[("container_cpu_usage_seconds_total", ("total",))] == 3
+    assert values[("container_cpu_cfs_throttled_seconds_total", ())] == 4
+    assert values[("container_memory_working_set_bytes", ())] == 4000  # usage less inactive file pages
+    assert values[("container_memory_swap", ())] == 2000  # v1's memsw counts memory too
+    assert values[("container_memory_failures_total", ("pgfault", "container"))] == 5
+    assert values[("container_memory_failures_total", ("pgfault", "hierarchy"))] == 6
+    assert values[("container_fs_reads_bytes_total", ("8:0",))] == 4096
+    assert values[("container_fs_writes_total", ("8:0",))] == 9
+    assert values[("container_threads_max", ())] == 100 and values[("container_sockets", ())] == 1
+    assert values[("container_spec_memory_limit_bytes", ())] == 1 << 26
+    assert values[("container_start_time_seconds", ())] == 2
+    assert values[("container_network_receive_packets_dropped_total", ("eth0",))] == 1
+    assert values[("container_network_transmit_bytes_total", ("eth0",))] == 300
+    assert not [k for k in values if k[1] == ("lo",)]
+    keys = {d.name: len(d.label_keys) for d in metrics.descriptors()}
+    assert all(d.help and d.label_keys for d in metrics.descriptors())
+    # every metric has a descriptor, with as many labels; every descriptor is filled
+    assert all(len(m.label_values) == keys[m.name] for m in found + net)
+    assert set(keys) == {m.name for m in found + net}

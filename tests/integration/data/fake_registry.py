@@ -6,8 +6,8 @@ Every request's path is appended to ROUTES.log. ROUTES maps a path (/v2/<name>/m
 {"status", "headers", "body" (a file), "hang" (never answer), "auth" ("bearer TOKEN" or
 "basic USER:PASS": without it the answer is 401 with the matching challenge), "drop_after" (N:
 a request without a Range header gets the whole length announced, N bytes, and a closed
-connection), "hold_after" (N: send N bytes, then the rest once the file "release" names
-exists)}. A Range header ("bytes=N-") is answered with 206 and the rest of the body. The
+connection), "hold_after" (N: send N bytes, create "<release>.holding", then send the rest
+once the file "release" names exists)}. A Range header ("bytes=N-") is answered with 206 and the rest of the body. The
 routes file is read at each request, so a test can change the registry's behaviour as it goes.
 """
 import base64
@@ -66,6 +66,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if hold_after is not None:
             self.wfile.write(body[:hold_after])
             self.wfile.flush()
+            open(release + ".holding", "w").close()
             while not os.path.exists(release):  # this server's own wait, until the test releases it
                 time.sleep(0.02)
             body = body[hold_after:]
