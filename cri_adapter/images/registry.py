@@ -35,7 +35,9 @@ MANIFEST_TYPES = (
 )
 INDEX_TYPES = MANIFEST_TYPES[0], MANIFEST_TYPES[2]
 MAX_MANIFEST = 4 << 20
-ARCH = {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(), platform.machine())
+MACHINE = platform.machine()
+ARCH = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "armv6l": "arm"}.get(MACHINE, MACHINE)
+VARIANT = {"aarch64": "v8", "armv7l": "v7", "armv6l": "v6"}.get(MACHINE, "")
 RESUMES = 5  # connections lost in the middle of one blob before the pull gives up
 CONTENT_RANGE = re.compile(r"bytes (\d+)-\d+/(?:\d+|\*)$")
 
@@ -232,10 +234,13 @@ def _already_have(response, got: int, ref, digest: str) -> int:
     return 0
 
 
-def select_platform(index: dict, ref) -> dict:
-    """The index entry for linux on this machine's architecture."""
-    for entry in index.get("manifests") or ():
-        p = entry.get("platform") or {}
-        if p.get("os") == "linux" and p.get("architecture") == ARCH:
-            return entry
-    raise NotFound(f"image {ref}: no manifest for linux/{ARCH}")
+def select_platform(index: dict, ref, arch: str = ARCH, variant: str = VARIANT) -> dict:
+    """The index entry for linux on this machine's architecture and variant: the variant itself
+    first, else an entry that names none (containerd's order for arm64/v8, for example)."""
+    candidates = [entry for entry in index.get("manifests") or ()
+                  if (entry.get("platform") or {}).get("os") == "linux"
+                  and (entry.get("platform") or {}).get("architecture") == arch
+                  and (entry["platform"].get("variant") or "") in {variant, ""}]
+    for entry in sorted(candidates, key=lambda e: e["platform"].get("variant") != variant):
+        return entry
+    raise NotFound(f"image {ref}: no manifest for linux/{arch}{'/' + variant if variant else ''}")

@@ -118,10 +118,11 @@ class Registry:
             self.close()  # a fixture that fails to set up gets no teardown
             raise
 
-    def push(self, layout: str, tag: str, name: str) -> None:
-        """The layout's image ``tag`` into this registry as ``name`` (repository:tag)."""
-        subprocess.run(self.netns.cmd("skopeo", "copy", "-q", "--dest-tls-verify=false", f"oci:{layout}:{tag}",
-                                      f"docker://{self.address}/{name}"), check=True)
+    def push(self, layout: str, tag: str, name: str, *flags: str, address: str = "") -> None:
+        """The layout's image ``tag`` into this registry (or the one at ``address``) as ``name``
+        (repository:tag); ``flags``: skopeo copy's (--all for every image of an index)."""
+        subprocess.run(self.netns.cmd("skopeo", "copy", "-q", "--dest-tls-verify=false", *flags, f"oci:{layout}:{tag}",
+                                      f"docker://{address or self.address}/{name}"), check=True)
 
     def close(self) -> None:
         self.proc.terminate()

@@ -465,3 +465,144 @@ def test_a_corrupt_download_is_named_as_such_though_the_unpacker_fails_first(cri
         (tmp_path / "release").touch()
     assert puller.wait(60) != 0
     assert "does not match its digest" in puller.stderr.read()
+
+
+# images the real registry serves, written by hand as OCI layouts (what umoci does not make) ---------------
+
+class HandLayout:
+    """An OCI image layout written blob by blob: indexes, zstd layers, layers of chosen entries."""
+
+    def __init__(self, path: str):
+        self.path = path
+        os.makedirs(os.path.join(path, "blobs", "sha256"))
+        with open(os.path.join(path, "oci-layout"), "w") as f:
+            json.dump({"imageLayoutVersion": "1.0.0"}, f)
+        self.index = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": []}
+
+    def blob(self, data: bytes, media: str) -> dict:
+        digest = "sha256:" + hashlib.sha256(data).hexdigest()
+        with open(os.path.join(self.path, "blobs", "sha256", digest[7:]), "wb") as f:
+            f.write(data)
+        return {"mediaType": media, "digest": digest, "size": len(data)}
+
+    def read(self, desc: dict) -> bytes:
+        with open(os.path.join(self.path, "blobs", "sha256", desc["digest"][7:]), "rb") as f:
+            return f.read()
+
+    def image(self, layers: list[tuple[bytes, bytes, str]], arch: str = "amd64") -> dict:
+        """A manifest of (blob, its uncompressed tar, media type) layers; its descriptor."""
+        config = self.blob(json.dumps({"architecture": arch, "os": "linux", "config": {"Cmd": ["sh"], "Env": [
+            "PATH=/bin"]}, "rootfs": {"type": "layers", "diff_ids": [
+                "sha256:" + hashlib.sha256(tar).hexdigest() for _, tar, _ in layers]}}).encode(),
+            "application/vnd.oci.image.config.v1+json")
+        manifest = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json", "config": config,
+                    "layers": [self.blob(blob, media) for blob, _, media in layers]}
+        desc = self.blob(json.dumps(manifest).encode(), manifest["mediaType"])
+        return dict(desc, platform={"os": "linux", "architecture": arch})
+
+    def tag(self, desc: dict, name: str) -> None:
+        self.index["manifests"].append(dict(desc, annotations={"org.opencontainers.image.ref.name": name}))
+        with open(os.path.join(self.path, "index.json"), "w") as f:
+            json.dump(self.index, f)
+
+
+def busybox_layer(oci_layout: str) -> tuple[bytes, bytes, str]:
+    with open(os.path.join(oci_layout, "index.json")) as f:
+        desc = next(m for m in json.load(f)["manifests"]
+                    if m.get("annotations", {}).get("org.opencontainers.image.ref.name") == "busybox")
+
+    def blob(d: dict) -> bytes:
+        with open(os.path.join(oci_layout, "blobs", "sha256", d["digest"][7:]), "rb") as f:
+            return f.read()
+    layer = json.loads(blob(desc))["layers"][0]
+    return blob(layer), gzip.decompress(blob(layer)), layer["mediaType"]
+
+
+def test_a_real_registry_serves_a_multi_arch_index_of_zstd_layers_with_whiteouts_and_hard_links(
+        cri_adapter, registry, oci_layout, tmp_path):
+    """docker-registry holds an index (amd64 and arm64) whose amd64 image stacks busybox, a gzip layer
+    and a zstd layer that whites out a file, makes a directory opaque and hard-links two names: a
+    container of it sees the result overlayfs makes of the layers as unpacked."""
+    import zstandard
+    hand = HandLayout(str(tmp_path / "layout"))
+
+    def layer(compress, media, *entries):
+        tar = tar_layer(*entries, compress=lambda raw: raw)
+        return compress(tar), tar, media
+    gz, zst = "application/vnd.oci.image.layer.v1.tar+gzip", "application/vnd.oci.image.layer.v1.tar+zstd"
+    base = layer(gzip.compress, gz, ("data/keep", tarfile.REGTYPE, b"kept\n"), ("data/gone", tarfile.REGTYPE, b"x"),
+                 ("data/dir/old", tarfile.REGTYPE, b"old\n"))
+    top = layer(zstandard.ZstdCompressor().compress, zst, ("data/.wh.gone", tarfile.REGTYPE, b""),
+                ("data/dir/.wh..wh..opq", tarfile.REGTYPE, b""), ("data/dir/new", tarfile.REGTYPE, b"new\n"),
+                ("data/orig", tarfile.REGTYPE, b"linked\n"), ("data/hard", tarfile.LNKTYPE, "data/orig"))
+    arm = layer(gzip.compress, gz, ("data/arm64", tarfile.REGTYPE, b"arm\n"))
+    busybox = busybox_layer(oci_layout)
+    amd64, arm64 = hand.image([busybox, base, top]), hand.image([busybox, arm], arch="arm64")
+    hand.tag(hand.blob(json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+                                   "manifests": [arm64, amd64]}).encode(),
+                       "application/vnd.oci.image.index.v1+json"), "layered")
+    registry.push(hand.path, "layered", "layered:latest", "--all")
+    image = f"127.0.0.1:{REGISTRY_PORT}/layered:latest"
+    cri_adapter.crictl("pull", image)
+    status = json.loads(cri_adapter.crictl("inspecti", "-o", "json", image))
+    assert status["info"]["layers"] == [json.loads(hand.read(amd64))["layers"][i]["digest"] for i in range(3)]
+    pod_file = os.path.join(cri_adapter.dir, "layered-pod.json")
+    with open(pod_file, "w") as f:
+        json.dump({"metadata": {"name": "layered", "namespace": "default", "uid": "layered"}}, f)
+    ctr_file = os.path.join(cri_adapter.dir, "layered-ctr.json")
+    with open(ctr_file, "w") as f:
+        json.dump({"metadata": {"name": "main"}, "image": {"image": image}, "command": ["sleep", "1000"]}, f)
+    pod = cri_adapter.crictl("runp", pod_file)
+    try:
+        cid = cri_adapter.crictl("create", pod, ctr_file, pod_file)
+        cri_adapter.crictl("start", cid)
+        out = cri_adapter.crictl("exec", cid, "sh", "-c", "ls /data; echo --; ls /data/dir; echo --; "
+                                                          "stat -c %i /data/hard /data/orig")
+        listing, inner, inodes = out.split("--\n")
+        assert listing.split() == ["dir", "hard", "keep", "orig"]  # "gone" whited out, no arm64 file
+        assert inner.split() == ["new"]  # the opaque directory hides "old"
+        assert len(set(inodes.split())) == 1, inodes  # one file, two names
+    finally:
+        cri_adapter.crictl("rmp", "-f", pod)
+    cri_adapter.crictl("rmi", image)
+
+
+TOKEN_PORT, TOKEN_REGISTRY_PORT = 5058, 5059
+
+
+def test_a_real_registry_behind_token_auth(cri_adapter, registry, netns, oci_layout, tmp_path):
+    """docker-registry with distribution's token auth and a token server that signs RS256 JWTs: a pull
+    with the right credentials gets a token and the image; without, the token server says no."""
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
+                    "/CN=token-issuer", "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+    host = f"127.0.0.1:{TOKEN_REGISTRY_PORT}"
+    config = tmp_path / "registry.yml"
+    config.write_text(f"version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {tmp_path}/store\n"
+                      f"http:\n  addr: {host}\nauth:\n  token:\n    realm: http://127.0.0.1:{TOKEN_PORT}/token\n"
+                      f"    service: pyruntime-test\n    issuer: pyruntime-test-issuer\n"
+                      f"    rootcertbundle: {cert}\n")
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "token_server.py")
+    tokens = subprocess.Popen(netns.cmd(sys.executable, script, "127.0.0.1", str(TOKEN_PORT), str(key), str(cert),
+                                        "pyruntime-test", "puller:s3cret"))
+    server = subprocess.Popen(netns.cmd("docker-registry", "serve", str(config)), stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    hosts_dir = write_hosts(cri_adapter, host, f'server = "http://{host}"\n')
+    try:
+        for port in (TOKEN_PORT, TOKEN_REGISTRY_PORT):
+            probe = f"import socket; socket.create_connection(('127.0.0.1', {port}), 1).close()"
+            wait_for(lambda: subprocess.run(netns.cmd(sys.executable, "-c", probe), capture_output=True).returncode
+                     == 0, f"port {port}")
+        registry.push(oci_layout, "busybox", "guarded:latest", "--dest-creds", "puller:s3cret", address=host)
+        proc = subprocess.run(cri_adapter.crictl_argv("pull", f"{host}/guarded:latest"), capture_output=True,
+                              text=True)
+        assert proc.returncode != 0 and "code = FailedPrecondition" in proc.stderr and "HTTP 401" in proc.stderr, \
+            proc.stderr
+        cri_adapter.crictl("pull", "--creds", "puller:s3cret", f"{host}/guarded:latest")
+        assert any(f"{host}/guarded:latest" in i["repoTags"] for i in images(cri_adapter).values())
+        cri_adapter.crictl("rmi", f"{host}/guarded:latest")
+    finally:
+        for proc in (server, tokens):
+            proc.terminate()
+            proc.wait(10)
+        shutil.rmtree(hosts_dir)

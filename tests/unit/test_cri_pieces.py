@@ -165,3 +165,22 @@ def test_metrics_from_runc_format_stats_match_their_descriptors():
     # every metric has a descriptor, with as many labels; every descriptor is filled
     assert all(len(m.label_values) == keys[m.name] for m in found + net)
     assert set(keys) == {m.name for m in found + net}
+
+
+def test_platform_selection_by_os_architecture_and_variant():
+    from cri_adapter.errors import NotFound
+    from cri_adapter.images.registry import select_platform
+
+    def entry(arch, variant="", os_="linux"):
+        return {"digest": f"{os_}/{arch}/{variant}", "platform": {"os": os_, "architecture": arch,
+                                                                   **({"variant": variant} if variant else {})}}
+    index = {"manifests": [entry("amd64", os_="windows"), entry("arm", "v6"), entry("arm64"), entry("arm64", "v8"),
+                           entry("arm", "v7"), entry("amd64")]}
+    assert select_platform(index, "r", "amd64", "")["digest"] == "linux/amd64/"
+    assert select_platform(index, "r", "arm64", "v8")["digest"] == "linux/arm64/v8"  # the variant before none
+    assert select_platform({"manifests": index["manifests"][:3]}, "r", "arm64", "v8")["digest"] == "linux/arm64/"
+    assert select_platform(index, "r", "arm", "v7")["digest"] == "linux/arm/v7"
+    with pytest.raises(NotFound, match="linux/arm/v5"):
+        select_platform(index, "r", "arm", "v5")
+    with pytest.raises(NotFound, match="linux/s390x"):
+        select_platform(index, "r", "s390x", "")
