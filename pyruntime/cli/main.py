@@ -28,7 +28,7 @@ VERBS = {
     "create": "create", "start": "start", "run": "run", "state": "state", "kill": "kill",
     "delete": "delete", "list": "list", "ps": "ps", "exec": "exec", "pause": "pause",
     "resume": "pause", "update": "update", "events": "events", "spec": "spec",
-    "features": "features", "checkpoint": "unsupported", "restore": "unsupported",
+    "features": "features", "checkpoint": "unsupported", "restore": "unsupported", "trace": "trace",
 }
 
 USAGE = """usage: pyruntime [global options] COMMAND [options] ARGS
@@ -51,6 +51,7 @@ commands:
   events    print a container's stats or OOM events
   spec      write a default config.json
   features  print what this runtime supports, as JSON
+  trace     run a container under ptrace and write the seccomp profile it needs
 
 global options:
   --root DIR            state directory (default /run/pyruntime; for an unprivileged

@@ -30,18 +30,23 @@ class Created:
     plan: ContainerPlan
 
 
-def load_plan(options: CreateOptions) -> tuple[ContainerPlan, dict]:
+def load_plan(options: CreateOptions, amend=None) -> tuple[ContainerPlan, dict]:
     """config.json -> validated spec -> plan (and the raw document for the state).
 
     Nothing on the host changes here; every config error surfaces before create starts.
+    ``amend``: a function that changes the document first (`trace` marks where seccomp goes).
     """
-    from pyruntime.model import load_spec
+    from pyruntime.model import load_spec, read_json, spec_from_dict
     from pyruntime.process.attributes import check_host_features
     bundle = options.bundle
     if not os.path.isdir(bundle):
         what = "does not exist" if not os.path.exists(bundle) else "is not a directory"
         raise PyruntimeError(f"bundle {bundle} {what}")
-    spec, doc = load_spec(os.path.join(bundle, "config.json"))
+    if amend is None:
+        spec, doc = load_spec(os.path.join(bundle, "config.json"))
+    else:
+        doc = amend(read_json(os.path.join(bundle, "config.json"), "config.json"))
+        spec = spec_from_dict(doc)
     if not os.path.isdir(_rootfs_of(spec, bundle)):
         raise PyruntimeError(f"root.path: rootfs {_rootfs_of(spec, bundle)} does not exist or is not a directory")
     check_host_features(spec)

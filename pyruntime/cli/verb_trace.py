@@ -1,0 +1,120 @@
+"""pyruntime trace [--output FILE] [--merge FILE]... [--format oci|docker] run [run's options] ID
+
+Runs the container as `run` does (in the foreground, deleted at its exit), traced from the
+first instruction its profile would govern, and writes the seccomp profile that allows
+exactly the system calls it made: defaultAction SCMP_ACT_ERRNO (EPERM), the calls by name,
+argument conditions where safe (see pyruntime/trace/profile.py). --format docker writes the
+JSON containerd and Kubernetes load as a Localhost profile; --merge adds the rules of earlier
+profiles. A table of the calls (count, first caller) goes to stderr at the end, a progress
+line meanwhile when stderr is a terminal. Exits with the container's status.
+
+A config without linux.seccomp runs traced under an allow-all filter, which only marks where
+a profile loads; a config with a profile runs under it (what it refuses is still seen).
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+from pyruntime.cli.common import CREATE_FLAGS, create_options
+from pyruntime.cli.flags import Flag, need_args, parse
+from pyruntime.errors import PyruntimeError, UsageError
+
+FLAGS = (
+    Flag(("output", "o"), "str", "", "write the profile here (default: stdout)"),
+    Flag(("merge",), "list", [], "a profile whose rules the new one also allows (repeatable)"),
+    Flag(("format",), "str", "oci", "oci (linux.seccomp) or docker (Localhost profiles)"),
+)
+
+
+def _with_marker(doc: dict) -> dict:
+    linux = doc.setdefault("linux", {})
+    if not isinstance(linux, dict):
+        raise PyruntimeError("linux: expected an object")
+    linux.setdefault("seccomp", {"defaultAction": "SCMP_ACT_ALLOW"})
+    return doc
+
+
+def run(ctx, verb: str, argv: list[str]) -> int:
+    from pyruntime.trace import profile
+    opts, rest = parse(FLAGS, argv, verb)
+    if opts["format"] not in ("oci", "docker"):
+        raise UsageError(f"invalid --format {opts['format']!r}: oci or docker")
+    if not rest or rest[0] != "run":
+        raise UsageError("usage: pyruntime trace [--output FILE] [--merge FILE] [--format oci|docker] run [options] ID")
+    run_opts, args = parse(CREATE_FLAGS, rest[1:], "trace run")
+    need_args(args, 1, "trace run <container-id>")
+    merged_archs, merged_rules = set(), set()
+    for path in opts["merge"]:
+        try:
+            with open(path) as f:
+                archs, rules = profile.read(json.load(f), path)
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise PyruntimeError(f"--merge {path}: {exc}") from None
+        merged_archs |= archs
+        merged_rules |= rules
+    status, obs = _traced_run(ctx, run_opts, args[0])
+    doc = profile.render(merged_archs | profile.architectures_of(obs), merged_rules | profile.rules_of(obs),
+                         opts["format"])
+    text = json.dumps(doc, indent=2, sort_keys=False) + "\n"
+    if opts["output"]:
+        tmp = f"{opts['output']}.{os.getpid()}.tmp"
+        with open(tmp, "w") as f:
+            f.write(text)
+        os.replace(tmp, opts["output"])
+    else:
+        sys.stdout.write(text)
+    sys.stderr.write(profile.summary(obs) + "\n")
+    from pyruntime.lifecycle.wait import exit_status
+    return exit_status(status)
+
+
+def _traced_run(ctx, run_opts: dict, container_id: str):
+    from pyruntime.kernel import proc
+    from pyruntime.lifecycle.container import Container
+    from pyruntime.lifecycle.create import create, load_plan
+    from pyruntime.lifecycle.destroy import delete
+    from pyruntime.lifecycle.start import start
+    from pyruntime.trace.tracer import Tracer
+    options = create_options(ctx, run_opts, container_id)
+    plan, doc = load_plan(options, amend=_with_marker)
+    if plan.spec.process.terminal and not options.console_socket:
+        raise UsageError("trace with process.terminal needs --console-socket")
+    proc.prctl(proc.PR_SET_CHILD_SUBREAPER, 1)  # the init is our child: we trace it and reap it
+    store = ctx.store()
+    created = create(store, plan, doc)
+    c = Container(store.open(options.id))
+    try:
+        tracer = Tracer(created.record.pid, progress=sys.stderr.isatty())
+        tracer.seize()
+    except BaseException:
+        try:
+            delete(c, force=True)
+        finally:
+            c.dir.close()
+        raise
+    # start waits for the init, and a traced init moves only while its tracer (this process) runs
+    # the loop: start is done by a child process of its own
+    starter = os.fork()
+    if starter == 0:
+        code = 0
+        try:
+            start(c)
+        except BaseException as exc:
+            sys.stderr.write(f"pyruntime: {exc}\n")
+            code = 1
+        finally:
+            os._exit(code)
+    try:
+        status = tracer.run(starter)
+    finally:
+        c.dir.close()
+        c = Container(store.open(options.id))
+        try:
+            delete(c, force=True)
+        finally:
+            c.dir.close()
+    if tracer.starter_status:
+        raise PyruntimeError("trace: the container did not start")
+    return status, tracer.obs
