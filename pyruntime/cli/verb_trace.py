@@ -8,8 +8,9 @@ JSON containerd and Kubernetes load as a Localhost profile; --merge adds the rul
 profiles. A table of the calls (count, first caller) goes to stderr at the end, a progress
 line meanwhile when stderr is a terminal. Exits with the container's status.
 
-A config without linux.seccomp runs traced under an allow-all filter, which only marks where
-a profile loads; a config with a profile runs under it (what it refuses is still seen).
+The traced run's filter is the config's profile with "allow" (and "log") made "trace", or a
+filter that traces everything for a config without one: only calls the profile allows stop the
+program, once each, and the ones it refuses stay refused and out of the result.
 """
 from __future__ import annotations
 
@@ -28,11 +29,17 @@ FLAGS = (
 )
 
 
-def _with_marker(doc: dict) -> dict:
+def _traced_filter(doc: dict) -> dict:
     linux = doc.setdefault("linux", {})
     if not isinstance(linux, dict):
         raise PyruntimeError("linux: expected an object")
-    linux.setdefault("seccomp", {"defaultAction": "SCMP_ACT_ALLOW"})
+    profile = linux.setdefault("seccomp", {"defaultAction": "SCMP_ACT_ALLOW"})
+    if not isinstance(profile, dict):
+        raise PyruntimeError("linux.seccomp: expected an object")
+    for rule in [profile] + [r for r in profile.get("syscalls") or () if isinstance(r, dict)]:
+        key = "defaultAction" if rule is profile else "action"
+        if rule.get(key) in ("SCMP_ACT_ALLOW", "SCMP_ACT_LOG"):
+            rule[key] = "SCMP_ACT_TRACE"
     return doc
 
 
@@ -78,7 +85,7 @@ def _traced_run(ctx, run_opts: dict, container_id: str):
     from pyruntime.lifecycle.start import start
     from pyruntime.trace.tracer import Tracer
     options = create_options(ctx, run_opts, container_id)
-    plan, doc = load_plan(options, amend=_with_marker)
+    plan, doc = load_plan(options, amend=_traced_filter)
     if plan.spec.process.terminal and not options.console_socket:
         raise UsageError("trace with process.terminal needs --console-socket")
     proc.prctl(proc.PR_SET_CHILD_SUBREAPER, 1)  # the init is our child: we trace it and reap it

@@ -17,7 +17,7 @@ LAYERS = {
     "errors": 0, "fastjson": 0, "fileio": 0, "fdpass": 0, "_dataclasses": 0, "_codeblob": 0, "log": 0, "kernel": 0, "_kernel": 0,
     "_seccomp": 0, "__init__": 0,
     "model": 1,
-    "state": 2, "namespaces": 2, "rootfs": 2, "cgroups": 2, "seccomp": 2, "process": 2, "resctrl": 2,
+    "state": 2, "namespaces": 2, "rootfs": 2, "cgroups": 2, "seccomp": 2, "process": 2, "resctrl": 2, "trace": 2,
     "lifecycle": 3,
     "cli": 4,
 }
