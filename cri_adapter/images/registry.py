@@ -65,7 +65,6 @@ class Client:
         self.connections = connections
         self.clients: dict[tuple, httpx.AsyncClient] = {}  # one per TLS setting
         self.tokens: dict[tuple[str, str], str] = {}
-        self.versions: set[str] = set()  # the HTTP versions answers came in (logged per pull)
 
     async def close(self) -> None:
         for client in self.clients.values():
@@ -117,7 +116,6 @@ class Client:
                 await response.aclose()
                 errors.append(f"{url}: HTTP {response.status_code}")
                 continue
-            self.versions.add(response.http_version)
             return response
         if errors and all(e.endswith("not found") for e in errors):
             raise NotFound(f"image {ref}: {errors[-1]}")

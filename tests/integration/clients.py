@@ -140,6 +140,18 @@ def removed_if_new(path: str):
             shutil.rmtree(path, ignore_errors=True)
 
 
+def stop(proc: subprocess.Popen, grace: float) -> None:
+    """TERM a daemon, KILL it if it lingers past ``grace`` seconds."""
+    if proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(grace)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 def wait_for(check, what: str, timeout: float = 20.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -243,13 +255,7 @@ class CriEndpoint:
             self.crictl("rmp", "-f", pod, check=False)
 
     def stop_daemon(self) -> None:
-        """TERM the daemon (``self.proc``), KILL it if it lingers."""
-        self.proc.terminate()
-        try:
-            self.proc.wait(15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        stop(self.proc, 15)
 
 
 class Containerd(CriEndpoint):
@@ -552,13 +558,7 @@ class Kubelet:
         return path
 
     def close(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop(self.proc, 30)
         self.log.close()
         unmount_below(self.dir)
         root = self.cgroup_root.lstrip("/")
