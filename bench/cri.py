@@ -11,6 +11,7 @@ its own pid namespace per container) and ExecSync of `true`; PullImage of a 50 M
 registry, removed after each pull so that every pull fetches and unpacks it all; then the
 daemon's memory with 0, 10 and 50 running pods: the daemon's RSS alone, and with its
 per-container monitors (conmon for the adapter, containerd-shim-runc-v2 for containerd).
+The daemon's figure includes its child processes (the adapter's pull worker, while one lives).
 """
 from __future__ import annotations
 
@@ -80,8 +81,11 @@ class Target:
         self.rt.RemovePodSandbox(pb.RemovePodSandboxRequest(pod_sandbox_id=pod_id))
 
     def memory(self) -> tuple[int, int]:
-        """(daemon RSS, daemon + its monitors' RSS) in KiB."""
-        daemon = rss(self.server.proc.pid if self.name == "pyruntime-cri" else daemon_pid(self.server))
+        """(daemon RSS, daemon + its monitors' RSS) in KiB; the adapter's pull worker, when one is
+        running, counts as the daemon's."""
+        pid = self.server.proc.pid if self.name == "pyruntime-cri" else daemon_pid(self.server)
+        daemon = rss(pid) + sum(rss(int(p)) for p in subprocess.run(["pgrep", "-P", str(pid)], capture_output=True,
+                                                                     text=True).stdout.split())
         monitors = sum(rss(int(p)) for p in subprocess.run(["pgrep", "-f", self.monitor], capture_output=True,
                                                             text=True).stdout.split())
         return daemon, daemon + monitors

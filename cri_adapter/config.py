@@ -12,6 +12,7 @@
     registry_config_path = "/etc/pyruntime-cri/certs.d"  # <host>/hosts.toml: mirrors, plain HTTP, TLS
                                              # (containerd's layout: one directory can serve both)
     registry_auth_file = ""                  # a Docker config.json: credentials for pulls that bring none
+    pull_worker_idle = 10                    # seconds the pull worker process outlives its last pull
     stream_address = "127.0.0.1"             # the streaming server (exec, attach, port-forward)
     stream_port = 0                          # 0: a free port, chosen at start
     stream_tls_cert = ""                     # with stream_tls_key: the streaming server speaks TLS
@@ -57,6 +58,7 @@ class Config:
     registry_timeout: int = 30
     registry_config_path: str = "/etc/pyruntime-cri/certs.d"
     registry_auth_file: str = ""
+    pull_worker_idle: int = 10
     stream_address: str = "127.0.0.1"
     stream_port: int = 0
     stream_tls_cert: str = ""

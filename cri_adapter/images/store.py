@@ -11,30 +11,21 @@ at once is fetched once.
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
-import fcntl
 import json
 import os
 import shutil
 
 from pyruntime.fileio import replace_file
 
-from ..errors import CRIError, FailedPrecondition, NotFound
-from . import reference, unpack
+from ..errors import CRIError, NotFound
+from . import reference
 from .credentials import Credentials
-
-LAYER_TYPES = ("application/vnd.oci.image.layer.v1.tar", "application/vnd.oci.image.layer.v1.tar+gzip",
-               "application/vnd.docker.image.rootfs.diff.tar.gzip", "application/vnd.oci.image.layer.v1.tar+zstd")
-FOREIGN = ("application/vnd.docker.image.rootfs.foreign.diff.tar.gzip",
-           "application/vnd.oci.image.layer.nondistributable.v1.tar",
-           "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip")
-MAX_CONFIG = 8 << 20
-F_SETPIPE_SZ = 1031  # a larger pipe between download and unpacker: fewer wake-ups
+from .puller import Puller
 
 
 class Store:
-    def __init__(self, root: str, config, budget: unpack.Budget | None = None):
+    def __init__(self, root: str, config):
         self.dir = os.path.join(root, "images")
         self.blobs = os.path.join(self.dir, "blobs", "sha256")
         self.layers = os.path.join(self.dir, "layers")
@@ -47,28 +38,31 @@ class Store:
                 self.records: dict[str, dict] = json.load(f)
         except FileNotFoundError:
             self.records = {}
-        self.config = config
-        self.budget = budget or unpack.Budget()
-        self.client = None  # the registry client, made (and httpx imported) at the first pull
+        # blobs and layers are fetched by a worker process (see worker.py for why)
+        self.puller = Puller({"root": root, "registry_timeout": config.registry_timeout,
+                              "registry_config_path": config.registry_config_path,
+                              "registry_auth_file": config.registry_auth_file, "log_level": config.log_level},
+                             config.pull_worker_idle)
         self.pulls: dict[str, asyncio.Future] = {}
-        self.in_flight: collections.Counter = collections.Counter()  # digest -> pulls under way using it
-        self.layer_locks: dict[str, asyncio.Lock] = {}
-        self.downloads = asyncio.Semaphore(4)
 
     def _sweep(self) -> None:
-        """Remove what a crash left under a temporary name."""
+        """Remove what a crash left under a temporary name (a worker of the crashed daemon may be
+        removing it too, as it ends)."""
         for d in (self.blobs, self.layers):
             for name in os.listdir(d):
                 if name.endswith(".partial") or name.startswith(".tmp-"):
                     path = os.path.join(d, name)
-                    shutil.rmtree(path) if os.path.isdir(path) and not os.path.islink(path) else os.unlink(path)
+                    if os.path.isdir(path) and not os.path.islink(path):
+                        shutil.rmtree(path, ignore_errors=True)
+                    else:
+                        with contextlib.suppress(FileNotFoundError):
+                            os.unlink(path)
 
     def _save(self) -> None:
         replace_file(self.records_path, json.dumps(self.records, sort_keys=True).encode(), 0o600, sync=True)
 
     async def close(self) -> None:
-        if self.client:
-            await self.client.close()
+        await self.puller.close()
 
     # lookups -------------------------------------------------------------------------------
     def find(self, text: str) -> dict | None:
@@ -101,9 +95,8 @@ class Store:
             return await asyncio.shield(self.pulls[key])
         future = asyncio.get_running_loop().create_future()
         self.pulls[key] = future
-        fetched: set[str] = set()
         try:
-            record = await self._pull(ref, creds, fetched)
+            record = self._record(ref, await self.puller.fetch(key, creds))
             future.set_result(record)
             return record
         except BaseException as exc:
@@ -112,138 +105,31 @@ class Store:
             raise
         finally:
             del self.pulls[key]
-            self._release(fetched)
 
-    def _release(self, digests: set[str]) -> None:
-        """A pull is over: what it fetched and no image (nor a pull under way) uses goes (a failed pull
-        leaves nothing behind)."""
-        for digest in digests:
-            self.in_flight[digest] -= 1
-            if self.in_flight[digest]:
-                continue
-            del self.in_flight[digest]
-            if any(digest == r["id"] or digest in r["layers"] for r in self.records.values()):
-                continue
-            hexdigest = digest.split(":", 1)[1]
-            for path in (os.path.join(self.blobs, hexdigest), os.path.join(self.layers, hexdigest)):
-                if os.path.isdir(path):
-                    shutil.rmtree(path, ignore_errors=True)
-                elif os.path.exists(path):
-                    os.unlink(path)
-
-    async def _pull(self, ref, creds, fetched: set[str]) -> dict:
-        from . import registry
-        if self.client is None:
-            self.client = registry.Client(self.config)
-        media, body, digest = await self.client.manifest(ref, ref.digest or ref.tag, creds)
-        doc = json.loads(body)
-        if media in registry.INDEX_TYPES or doc.get("manifests") is not None:
-            entry = registry.select_platform(doc, ref)
-            media, body, digest = await self.client.manifest(ref, entry["digest"], creds)
-            doc = json.loads(body)
-        config_desc, layers = doc.get("config") or {}, doc.get("layers") or []
-        for layer in layers:
-            if layer.get("mediaType") in FOREIGN:
-                raise FailedPrecondition(f"image {ref}: layer {layer.get('digest')} is foreign/non-distributable")
-            if layer.get("mediaType") not in LAYER_TYPES:
-                raise FailedPrecondition(f"image {ref}: layer media type {layer.get('mediaType')!r} is not supported")
-        if config_desc.get("size", 0) > MAX_CONFIG:
-            raise FailedPrecondition(f"image {ref}: config larger than {MAX_CONFIG} bytes")
-        for desc in [config_desc] + layers:  # counted in, so a failure elsewhere leaves them be
-            if desc.get("digest") and desc["digest"] not in fetched:
-                fetched.add(desc["digest"])
-                self.in_flight[desc["digest"]] += 1
-        config_path = await self._blob(ref, config_desc, creds)
-        with open(config_path, "rb") as f:
-            image_config = json.load(f)
-        await asyncio.gather(*(self._layer(ref, layer, creds) for layer in layers))
+    def _record(self, ref, fetched: dict) -> dict:
+        """The image record for what the worker fetched (its files are in the store by now)."""
+        config_desc, layers = fetched["config"], fetched["layers"]
         image_id = config_desc["digest"]
-        record = self.records.get(image_id) or {"id": image_id, "repo_tags": [], "repo_digests": [],
-                                                "layers": [l["digest"] for l in layers],
-                                                "size": sum(l.get("size", 0) for l in layers) + config_desc["size"],
-                                                "config": image_config.get("config") or {},
-                                                "user": (image_config.get("config") or {}).get("User", "")}
+        record = self.records.get(image_id)
+        if record is None:
+            with open(os.path.join(self.blobs, image_id[len("sha256:"):]), "rb") as f:
+                image_config = json.load(f)
+            record = {"id": image_id, "repo_tags": [], "repo_digests": [],
+                      "layers": [layer["digest"] for layer in layers],
+                      "size": sum(layer.get("size", 0) for layer in layers) + config_desc["size"],
+                      "config": image_config.get("config") or {},
+                      "user": (image_config.get("config") or {}).get("User", "")}
         if ref.tag:
             for other in self.records.values():  # a tag names one image
                 if str(ref) in other["repo_tags"]:
                     other["repo_tags"].remove(str(ref))
             record["repo_tags"].append(str(ref))
-        by_digest = f"{ref.name}@{digest}"
+        by_digest = f"{ref.name}@{fetched['digest']}"
         if by_digest not in record["repo_digests"]:
             record["repo_digests"].append(by_digest)
         self.records[image_id] = record
         self._save()
         return record
-
-    async def _blob(self, ref, desc: dict, creds) -> str:
-        digest = desc.get("digest", "")
-        if not digest.startswith("sha256:") or len(digest) != 71:
-            raise FailedPrecondition(f"image {ref}: descriptor digest {digest!r} is not sha256")
-        path = os.path.join(self.blobs, digest[7:])
-        if not os.path.exists(path):
-            async with self.downloads:
-                if not os.path.exists(path):
-                    await self.client.blob(ref, digest, int(desc.get("size", -1)), path, creds, self.budget.bytes)
-        return path
-
-    async def _layer(self, ref, desc: dict, creds) -> None:
-        hexdigest = desc["digest"].split(":", 1)[1]
-        dest = os.path.join(self.layers, hexdigest)
-        lock = self.layer_locks.setdefault(hexdigest, asyncio.Lock())
-        async with lock:
-            if os.path.isdir(dest):
-                return
-            tmp = os.path.join(self.layers, f".tmp-{hexdigest}")
-            if os.path.exists(tmp):
-                shutil.rmtree(tmp)
-            try:
-                blob = os.path.join(self.blobs, hexdigest)
-                if os.path.exists(blob):  # fetched before (a crash came between blob and layer)
-                    await asyncio.to_thread(unpack.unpack, blob, tmp, self.budget)
-                else:
-                    await self._fetch_unpacking(ref, desc, creds, blob, tmp)
-                os.rename(tmp, dest)  # only now, with the blob's digest verified, is the layer used
-            except BaseException:
-                shutil.rmtree(tmp, ignore_errors=True)
-                raise
-
-    async def _fetch_unpacking(self, ref, desc: dict, creds, blob: str, tmp: str) -> None:
-        """Download a layer blob and unpack it as it arrives: the download writes each chunk into
-        a pipe that the unpacker, in a thread, reads (no second pass over the blob)."""
-        loop = asyncio.get_running_loop()
-        read_fd, write_fd = os.pipe2(os.O_CLOEXEC)
-        with contextlib.suppress(OSError):
-            fcntl.fcntl(write_fd, F_SETPIPE_SZ, 1 << 20)
-        unpacking = loop.run_in_executor(None, _unpack_from, read_fd, tmp, self.budget, desc["digest"][7:])
-        try:
-            transport, protocol = await loop.connect_write_pipe(asyncio.streams.FlowControlMixin,
-                                                                open(write_fd, "wb", buffering=0))
-        except BaseException:
-            os.close(write_fd)
-            await asyncio.wait([unpacking])
-            raise
-        pipe = asyncio.StreamWriter(transport, protocol, None, loop)
-
-        async def sink(chunk: bytes) -> None:
-            # an unpacker that stopped early (a bad layer) is waited out: whether the blob matches its
-            # digest decides the error, since a corrupt download is what usually breaks a layer
-            if unpacking.done():
-                return
-            pipe.write(chunk)
-            try:
-                await pipe.drain()
-            except ConnectionError:
-                pass  # it has just stopped
-        try:
-            async with self.downloads:
-                await self.client.blob(ref, desc["digest"], int(desc.get("size", -1)), blob, creds,
-                                       self.budget.bytes, sink)
-        except BaseException:
-            pipe.close()
-            await asyncio.wait([unpacking])  # the thread is done with tmp before tmp goes
-            raise
-        pipe.close()
-        await unpacking
 
     # removal and usage ---------------------------------------------------------------------
     def remove(self, text: str, layers_in_use: set[str]) -> None:
@@ -280,11 +166,6 @@ class Store:
                 used += st.st_blocks * 512
                 inodes += 1
         return used, inodes
-
-
-def _unpack_from(read_fd: int, dest: str, budget: unpack.Budget, layer: str) -> None:
-    with open(read_fd, "rb", buffering=0) as f:  # closed when done, so the download's writes fail then
-        unpack.unpack_stream(f, dest, budget, layer)
 
 
 def find_or_raise(store: Store, text: str) -> dict:

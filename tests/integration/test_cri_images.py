@@ -17,6 +17,7 @@ import time
 
 import pytest
 
+import clients
 from clients import FAKE_REGISTRY_PORT, REGISTRY_PORT, wait_for
 
 BUSYBOX = f"127.0.0.1:{REGISTRY_PORT}/busybox:latest"
@@ -606,3 +607,75 @@ def test_a_real_registry_behind_token_auth(cri_adapter, registry, netns, oci_lay
             proc.terminate()
             proc.wait(10)
         shutil.rmtree(hosts_dir)
+
+
+def pull_workers(daemon_pid: int) -> list[int]:
+    """The daemon's pull worker processes."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                argv = f.read().split(b"\0")
+        except (OSError, IndexError, ValueError):
+            continue  # gone meanwhile
+        if ppid == daemon_pid and b"cri_adapter.images.worker" in argv:
+            found.append(int(entry))
+    return found
+
+
+def mapped(pid: int, library: str) -> bool:
+    with open(f"/proc/{pid}/maps") as f:
+        return library in f.read()
+
+
+def held_pull(cri, fake, name: str, release) -> tuple[subprocess.Popen, dict]:
+    """A pull of ``name`` whose layer the registry holds back halfway until ``release`` exists."""
+    layer = fake.blob(tar_layer(("data", tarfile.REGTYPE, os.urandom(1 << 20))), hold_after=300_000,
+                      release=str(release))
+    fake.image(name, [layer])
+    puller = subprocess.Popen(cri.crictl_argv("pull", f"127.0.0.1:{FAKE_REGISTRY_PORT}/{name}:latest"),
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    wait_for(lambda: os.path.exists(f"{release}.holding"), "the registry holding the layer back")
+    return puller, layer
+
+
+def test_pulls_run_in_a_worker_process_that_ends_when_idle(netns, workdir, registry, fake, tmp_path):
+    """The registry client and OpenSSL live in the pull worker, never in the daemon; the worker ends once no pull is under way (pull_worker_idle = 0)."""
+    cri = clients.CriAdapter(netns, workdir, name="worker", extra="pull_worker_idle = 0")
+    try:
+        daemon = cri.proc.pid
+        release = tmp_path / "release"
+        puller, layer = held_pull(cri, fake, "in-worker", release)
+        workers = pull_workers(daemon)
+        assert len(workers) == 1
+        assert mapped(workers[0], "libcrypto")  # httpx's TLS
+        release.touch()
+        assert puller.wait(60) == 0, puller.stderr.read()
+        wait_for(lambda: not pull_workers(daemon), "the idle pull worker ending")
+        assert layer["digest"][7:] in stored(cri)[1]
+        assert not mapped(daemon, "libcrypto") and not mapped(daemon, "libssl")
+        # a second pull starts a new worker
+        cri.crictl("pull", BUSYBOX)
+        assert any(BUSYBOX in i["repoTags"] for i in images(cri).values())
+    finally:
+        cri.close()
+
+
+def test_a_killed_daemon_takes_its_pull_worker_and_the_half_pulled_layer_with_it(netns, workdir, fake, tmp_path):
+    cri = clients.CriAdapter(netns, workdir, name="worker-killed")
+    try:
+        release = tmp_path / "release"
+        puller, layer = held_pull(cri, fake, "orphaned", release)
+        [worker] = pull_workers(cri.proc.pid)
+        cri.kill()
+        wait_for(lambda: not os.path.exists(f"/proc/{worker}"), "the pull worker ending with its daemon")
+        puller.wait(30)
+        release.touch()
+        cri.start()
+        assert stored(cri) == ([], [])  # the partial blob and the half-unpacked layer are gone
+    finally:
+        cri.close()
