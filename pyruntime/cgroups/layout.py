@@ -4,6 +4,8 @@ Read once from /proc/self/mountinfo; never changes a mount.
 """
 from __future__ import annotations
 
+import os
+
 from pyruntime.fileio import read_text
 
 V1, HYBRID, V2 = "v1", "hybrid", "v2"
@@ -70,3 +72,8 @@ def parse_mountinfo(text: str) -> Layout:
 
 def detect() -> Layout:
     return parse_mountinfo(read_text("/proc/self/mountinfo"))
+
+
+def systemd_booted() -> bool:
+    """Whether this host was booted with systemd (sd_booted(3)'s test): the systemd driver's condition."""
+    return os.path.isdir("/run/systemd/system")

@@ -4,9 +4,10 @@
 - relative ``a/b``: below the default parent ``/pyruntime`` (so the same value
   always means the same place, whoever runs the runtime);
 - empty: ``/pyruntime/<id>``;
-- with --systemd-cgroup, ``slice:prefix:name`` becomes the cgroupfs path that
-  systemd would use: ``/<expanded slice>/<prefix>-<name>.scope``. No systemd
-  runs here, so the state records that the path was mapped, not delegated.
+- with --systemd-cgroup, ``slice:prefix:name`` names systemd's unit
+  ``<prefix>-<name>.scope`` in that slice (``unit``), whose cgroupfs path is
+  ``/<expanded slice>/<prefix>-<name>.scope``. On a host without systemd the
+  path alone is used (the plan warns).
 """
 from __future__ import annotations
 
@@ -31,17 +32,25 @@ def expand_slice(slice_name: str) -> str:
     return path
 
 
+def unit(cgroups_path: str, container_id: str) -> tuple[str, str]:
+    """(slice, unit name) of ``slice:prefix:name`` (runc's defaults for empty parts)."""
+    value = cgroups_path or f"system.slice:pyruntime:{container_id}"
+    parts = value.split(":")
+    if len(parts) != 3:
+        raise ConfigError([f"linux.cgroupsPath: {value!r}: with --systemd-cgroup the form is slice:prefix:name"])
+    slice_name, prefix, name = parts
+    if not name or "/" in name or "/" in prefix:
+        raise ConfigError([f"linux.cgroupsPath: {value!r}: not a systemd unit name"])
+    expand_slice(slice_name or "system.slice")  # refuses what is not a slice name
+    return (slice_name or "system.slice",
+            name if name.endswith(".slice") else f"{prefix}-{name}.scope" if prefix else f"{name}.scope")
+
+
 def resolve(cgroups_path: str, container_id: str, systemd: bool = False) -> str:
     """The container's cgroup path relative to a hierarchy root, starting with '/'."""
     if systemd:
-        value = cgroups_path or f"system.slice:pyruntime:{container_id}"
-        parts = value.split(":")
-        if len(parts) != 3:
-            raise ConfigError([f"linux.cgroupsPath: {value!r}: with --systemd-cgroup the form is slice:prefix:name"])
-        slice_name, prefix, name = parts
-        parent = expand_slice(slice_name or "system.slice")
-        unit = name if name.endswith(".slice") else f"{prefix}-{name}.scope" if prefix else f"{name}.scope"
-        path = f"{parent.rstrip('/')}/{unit}"
+        slice_name, unit_name = unit(cgroups_path, container_id)
+        path = f"{expand_slice(slice_name).rstrip('/')}/{unit_name}"
     elif not cgroups_path:
         path = f"{DEFAULT_PARENT}/{container_id}"
     elif cgroups_path.startswith("/"):

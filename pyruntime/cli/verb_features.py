@@ -27,7 +27,7 @@ def features() -> dict:
         "linux": {
             "namespaces": sorted(NAMESPACES),
             "capabilities": list(CAPABILITIES),
-            "cgroup": {"v1": True, "v2": True, "systemd": False, "systemdUser": False, "rdma": True},
+            "cgroup": {"v1": True, "v2": True, "systemd": True, "systemdUser": False, "rdma": True},
             "seccomp": {
                 "enabled": True,
                 "actions": defs["seccompAction"]["enum"],
@@ -43,7 +43,10 @@ def features() -> dict:
             "mountExtensions": {"idmap": {"enabled": True}},
             "netDevices": {"enabled": False},
         },
-        "annotations": {"io.github.pyruntime.version": __version__},
+        "annotations": {"io.github.pyruntime.version": __version__,
+                        # on a host not booted with systemd, --systemd-cgroup still works: pyruntime makes
+                        # the cgroup at the unit's path itself, and warns
+                        "io.github.pyruntime.systemd-cgroup.without-systemd": "cgroupfs path, with a warning"},
         "potentiallyUnsafeConfigAnnotations": [],
     }
 

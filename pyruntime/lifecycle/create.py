@@ -51,7 +51,8 @@ def load_plan(options: CreateOptions, amend=None) -> tuple[ContainerPlan, dict]:
         raise PyruntimeError(f"root.path: rootfs {_rootfs_of(spec, bundle)} does not exist or is not a directory")
     check_host_features(spec)
     from pyruntime.process.caps import held_by_runtime, last_cap
-    plan = make_plan(spec, options, HostFacts(cgroups.detect(), last_cap(), held_by_runtime()))
+    plan = make_plan(spec, options, HostFacts(cgroups.detect(), last_cap(), held_by_runtime(),
+                                              options.systemd_cgroup and cgroups.systemd_booted()))
     return plan, doc
 
 
@@ -75,7 +76,8 @@ def create(store: Store, plan: ContainerPlan, raw_config: dict, console_fd: int 
         if not plan.ns.has("mount"):  # the init mounts in the host's namespace: undo them too
             from pyruntime.rootfs.pivot import unmount_below
             undo.callback(unmount_below, plan.rootfs)
-        manager = cgroups.for_container(plan.cgroup_layout, plan.cgroup_path, plan.options.systemd_cgroup)
+        manager = cgroups.for_container(plan.cgroup_layout, plan.cgroup_path, plan.options.systemd_cgroup,
+                                        plan.systemd_unit)
         # before any cgroup or process exists: what this create will make, for a delete after
         # it is killed (its processes are all in that cgroup from their first step)
         record = _record(plan, raw_config, manager.describe(), creating=True)

@@ -48,6 +48,7 @@ class HostFacts:
     layout: Layout
     last_cap: int
     held_caps: int = -1  # the runtime's permitted set (-1: not limited, e.g. tests)
+    systemd: bool = False  # booted with systemd: --systemd-cgroup makes the cgroup a systemd unit
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,7 @@ class ContainerPlan:
     root_propagation: int
     warnings: tuple[str, ...] = field(default=())
     resctrl: object = None  # resctrl.ResctrlPlan with linux.intelRdt
+    systemd_unit: tuple | None = None  # (slice, unit): systemd makes the cgroup (cgroups.systemd)
 
     @property
     def id(self) -> str:
@@ -74,9 +76,10 @@ class ContainerPlan:
         """Whether the init joins its cgroup itself (see cgroups.fs.join_v1).
 
         Not with a user namespace: its root is not the owner of the host's cgroup
-        files, so the parent writes the pid there instead.
+        files, so the parent writes the pid there instead. Not with the systemd
+        driver: the cgroup exists only once systemd has put the init in its unit.
         """
-        return not self.ns.has("user")
+        return not self.ns.has("user") and self.systemd_unit is None
 
 
 def make_plan(spec: Spec, options: CreateOptions, host: HostFacts) -> ContainerPlan:
@@ -105,6 +108,13 @@ def make_plan(spec: Spec, options: CreateOptions, host: HostFacts) -> ContainerP
     # in a user namespace of its own the init holds every capability there
     held = -1 if ns.has("user") else host.held_caps
     caps, warnings = capsplan.plan(spec.process.capabilities, last=host.last_cap, held=held)
+    systemd_unit = None
+    if options.systemd_cgroup:
+        systemd_unit = cgpath.unit(spec.linux.cgroups_path, options.id)
+        if not host.systemd:
+            systemd_unit = None
+            warnings.append("--systemd-cgroup: this host was not booted with systemd: the cgroup is made "
+                            "at its systemd path by pyruntime itself, not as a systemd unit")
     resctrl = None
     if spec.linux.intel_rdt is not None:
         from pyruntime import resctrl as rdt
@@ -122,4 +132,5 @@ def make_plan(spec: Spec, options: CreateOptions, host: HostFacts) -> ContainerP
         root_propagation=PROPAGATION[spec.linux.rootfs_propagation],
         warnings=tuple(warnings),
         resctrl=resctrl,
+        systemd_unit=systemd_unit,
     )

@@ -178,12 +178,15 @@ def registry_hosts(workdir: str, mirrors: tuple[str, ...] = ()) -> str:
     return path
 
 
-def containerd_config(workdir: str) -> str:
-    """Our private containerd config: the README's runtime-handler snippet, plus test plumbing."""
+def containerd_config(workdir: str, systemd_cgroup: bool = False) -> str:
+    """Our private containerd config: the README's runtime-handler snippet, plus test plumbing;
+    ``systemd_cgroup``: the runc shim runs pyruntime with --systemd-cgroup (SystemdCgroup = true)."""
     with open(os.path.join(SNIPPETS, "containerd-v2.toml")) as f:
         handler = f.read().replace("/usr/local/bin/pyruntime", PYRUNTIME)
     # the runc shim's --root for our containers, kept with the rest of this containerd
     handler = handler.replace("  BinaryName = ", f'  Root = "{workdir}/runtime-state"\n  BinaryName = ')
+    if systemd_cgroup:
+        handler = handler.replace("  BinaryName = ", "  SystemdCgroup = true\n  BinaryName = ")
     # top-level keys before any table, or TOML files them under the last one
     return f'''root = "{workdir}/root"
 state = "{workdir}/state"
@@ -262,7 +265,7 @@ class Containerd(CriEndpoint):
     """containerd 1.x in the namespace; ctr and crictl pointed at it."""
 
     def __init__(self, netns: NetNS, workdir: str, launch: tuple[str, ...] = (), extra_config: str = "",
-                 cni: str = ""):
+                 cni: str = "", systemd_cgroup: bool = False):
         """``launch``: a command prefix for containerd (bench/ starts it in a mount namespace of its own);
         ``extra_config``: TOML added to the config (more runtime handlers); ``cni``: another CNI
         conflist template (``%s``: the IPAM data directory)."""
@@ -279,13 +282,13 @@ class Containerd(CriEndpoint):
             f.write((cni or CNI) % os.path.join(workdir, "ipam"))
         config = os.path.join(workdir, "config.toml")
         with open(config, "w") as f:
-            f.write(containerd_config(workdir) + extra_config)
+            f.write(containerd_config(workdir, systemd_cgroup) + extra_config)
         self.log = open(os.path.join(workdir, "containerd.log"), "w")
         self.proc = subprocess.Popen(netns.cmd(*launch, "containerd", "--config", config), stdout=self.log,
                                      stderr=subprocess.STDOUT)
         try:
             wait_for(lambda: subprocess.run(["ctr", "-a", self.socket, "version"],
-                                            capture_output=True).returncode == 0, "containerd")
+                                            capture_output=True).returncode == 0, "containerd", timeout=60)
         except BaseException:
             self.close()  # a fixture that fails to set up gets no teardown
             raise
