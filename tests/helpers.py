@@ -13,6 +13,19 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PYRUNTIME = os.environ.get("PYRUNTIME", shutil.which("pyruntime") or "/usr/local/bin/pyruntime")
 BUNDLE_SCRIPT = os.path.join(REPO, "tools", "busybox-bundle.sh")
 
+# The host's cgroup layout as the tests know it, apart from pyruntime's own detection (which they
+# test): pure v2 has cgroup.controllers at /sys/fs/cgroup; v1 hierarchies are mounted at
+# /sys/fs/cgroup/<controller>, and a hybrid host's cgroup2 at /sys/fs/cgroup/unified.
+CGROUP_V2 = os.path.exists("/sys/fs/cgroup/cgroup.controllers")
+CGROUP_UNIFIED = "/sys/fs/cgroup" if CGROUP_V2 else \
+    "/sys/fs/cgroup/unified" if os.path.exists("/sys/fs/cgroup/unified/cgroup.controllers") else ""
+
+
+def cgroup_dirs(path: str) -> list[str]:
+    """Every directory of cgroup ``path`` (relative to the hierarchies' roots) that exists."""
+    import glob
+    return sorted(set(glob.glob(f"/sys/fs/cgroup/*{path}") + glob.glob(f"/sys/fs/cgroup{path}")))
+
 
 class Bundle:
     """A bundle directory whose config.json tests edit as a dict."""

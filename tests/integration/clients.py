@@ -311,9 +311,7 @@ class Containerd(CriEndpoint):
         self.remove_pods()
         tasks = self.ctr("task", "ls", "-q", check=False).stdout.decode().split()
         for task in tasks:
-            self.ctr("task", "kill", "-s", "KILL", task, check=False)
-            time.sleep(0.2)
-            self.ctr("task", "delete", "-f", task, check=False)
+            self.ctr("task", "delete", "-f", task, check=False)  # -f: killed (and waited for) first
         for container in self.ctr("container", "ls", "-q", check=False).stdout.decode().split():
             self.ctr("container", "delete", container, check=False)
         self.stop_daemon()

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import json
 import os
-import time
 
+from clients import wait_for
 from test_namespaces import USERNS
 from test_terminal import ConsoleReceiver
 
@@ -83,7 +83,7 @@ def test_exec_in_stopped_container_refused(runtime, bundle):
     bundle.set_args("true")
     cid = runtime.new_id()
     runtime.run("run", "-d", "--bundle", bundle.path, cid, check=True)
-    time.sleep(0.3)
+    wait_for(lambda: runtime.state(cid)["status"] == "stopped", "the container to stop")
     proc = runtime.run("exec", cid, "true")
     assert proc.returncode == 255
     assert proc.stderr.decode() == "pyruntime: exec failed: cannot exec in a container that is stopped\n"

@@ -121,14 +121,42 @@ def test_kill_signal_forms(runtime, bundle):
         runtime.run("delete", cid, check=True)
 
 
-def test_kill_default_is_term_and_all(runtime, bundle):
-    bundle.set_args("sh", "-c", "sleep 60 & sleep 61 & wait")
+def test_kill_without_a_signal_sends_term(runtime, bundle):
+    # pid 1 of a namespace gets only the signals it handles: the trap says which one came
+    bundle.set_args("sh", "-c", "trap 'echo TERM > /signal; exit 3' TERM; touch /ready; "
+                                "while :; do sleep 0.05; done")
     cid = runtime.new_id()
     runtime.run("run", "-d", "--bundle", bundle.path, cid, check=True)
-    time.sleep(0.2)
-    runtime.run("kill", "--all", cid, "KILL", check=True)
+    wait_file(os.path.join(bundle.rootfs, "ready"))
+    runtime.run("kill", cid, check=True)
     wait_status(runtime, cid, "stopped")
+    with open(os.path.join(bundle.rootfs, "signal")) as f:
+        assert f.read() == "TERM\n"
     runtime.run("delete", cid, check=True)
+
+
+def test_kill_all_signals_every_process_of_the_container(runtime, bundle):
+    """The init ignores TERM; its child does not: --all (with the default TERM) reached the child,
+    which the init, left running, saw end."""
+    # the child is made before the trap: an ignored signal would be inherited
+    bundle.set_args("sh", "-c", "sleep 600 & echo $! > /child; trap '' TERM; wait $!; echo $? > /child-ended; "
+                                "sleep 600")
+    cid = runtime.new_id()
+    runtime.run("run", "-d", "--bundle", bundle.path, cid, check=True)
+    wait_file(os.path.join(bundle.rootfs, "child"))
+    runtime.run("kill", "--all", cid, check=True)  # default TERM, to every process
+    wait_file(os.path.join(bundle.rootfs, "child-ended"))
+    with open(os.path.join(bundle.rootfs, "child-ended")) as f:
+        assert f.read() == "143\n"  # 128 + SIGTERM: the child died of the signal
+    assert runtime.state(cid)["status"] == "running"  # the init ignored it
+    runtime.run("delete", "--force", cid, check=True)
+
+
+def wait_file(path: str, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not os.path.exists(path):
+        assert time.monotonic() < deadline, f"{path} never appeared"
+        time.sleep(0.02)
 
 
 def test_kill_stopped_container_is_refused(runtime, bundle):

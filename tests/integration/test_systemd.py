@@ -17,10 +17,7 @@ import pytest
 
 import clients
 from clients import REGISTRY_PORT, wait_for
-from pyruntime.cgroups.layout import V2, detect
-
-LAYOUT = detect()
-V2_HOST = LAYOUT.kind == V2
+from helpers import CGROUP_V2, cgroup_dirs
 
 pytestmark = pytest.mark.skipif(
     not os.path.isdir("/run/systemd/system") or open("/proc/1/comm").read().strip() != "systemd",
@@ -38,19 +35,13 @@ FILES = {"memory limit": ("memory", "memory.limit_in_bytes", "memory.max"),
          "pids limit": ("pids", "pids.max", "pids.max"),
          "procs": ("pids", "cgroup.procs", "cgroup.procs"),
          "frozen": ("freezer", "freezer.state", "cgroup.freeze")}
-MEMORY_PROPERTY = "MemoryMax" if V2_HOST else "MemoryLimit"  # what runc sets on each
+MEMORY_PROPERTY = "MemoryMax" if CGROUP_V2 else "MemoryLimit"  # what runc sets on each
 
 
 def cgroup(path: str, what: str) -> str:
     hierarchy, v1_file, v2_file = FILES[what]
-    name = f"{LAYOUT.unified}{path}/{v2_file}" if V2_HOST else f"{LAYOUT.v1[hierarchy]}{path}/{v1_file}"
-    with open(name) as f:
+    with open(f"/sys/fs/cgroup{path}/{v2_file}" if CGROUP_V2 else f"/sys/fs/cgroup/{hierarchy}{path}/{v1_file}") as f:
         return f.read().strip()
-
-
-def cgroup_dirs(path: str) -> list[str]:
-    roots = [LAYOUT.unified] if V2_HOST else [*LAYOUT.v1_mounts, LAYOUT.unified]
-    return [root + path for root in roots if os.path.isdir(root + path)]
 
 
 def test_a_container_is_a_systemd_scope_with_its_limits(runtime, bundle):
