@@ -135,7 +135,7 @@ def create(store: Store, plan: ContainerPlan, raw_config: dict, console_fd: int 
         # the init goes on to wait for start only now: killed before this, the create leaves
         # an init that exits by itself (end of file) instead of one blocked on exec.fifo
         try:
-            parent.send(sync.CREATED)
+            parent.send(sync.Created())
         except sync.ChildFailed:
             pass  # the init has already exited: the container is created, and stopped
         parent.close()
@@ -242,32 +242,32 @@ def _run_protocol(plan: ContainerPlan, manager, chan: sync.Channel, stage1_pid: 
     if stage1_pid < 0:
         init_pid = kill_list[0]
     else:
-        msg = chan.wait_for(sync.INIT_PID if not plan.ns.new_user else sync.USERNS, "stage-1 child")
-        if msg["t"] == sync.USERNS:
+        msg = chan.expect(sync.Userns if plan.ns.new_user else sync.InitPid, who="stage-1 child")
+        if isinstance(msg, sync.Userns):
             from pyruntime.namespaces.enter import write_id_maps
             write_id_maps(stage1_pid, plan.ns.uid_map, plan.ns.gid_map)
-            chan.send(sync.USERNS_DONE)
-            msg = chan.wait_for(sync.INIT_PID, "stage-1 child")
-        init_pid = msg["pid"]
+            chan.send(sync.UsernsDone())
+            msg = chan.expect(sync.InitPid, who="stage-1 child")
+        init_pid = msg.pid
         kill_list.insert(0, init_pid)
     if not plan.cgroup_self_join:
         # meanwhile the init sets up its rootfs; it waits for CGROUP_DONE before it
         # makes its cgroup namespace or mounts a cgroup view, long before user code
         if manager is not None:
             manager.add(init_pid)
-        chan.send(sync.CGROUP_DONE)
+        chan.send(sync.CgroupDone())
     if stage1_pid >= 0:
         _reap(stage1_pid)
         kill_list.remove(stage1_pid)
     hooks = plan.spec.hooks
     if hooks.prestart or hooks.create_runtime:
-        chan.wait_for(sync.HOOKS)
+        chan.expect(sync.Hooks)
         from pyruntime.process.hooks import run_all
         # the statuses runtime-tools checks (prestart: "created") and runc passes
         run_all(hooks.prestart, init.container_state_json(plan, "created", init_pid), "prestart")
         run_all(hooks.create_runtime, init.container_state_json(plan, "creating", init_pid), "create_runtime")
-        chan.send(sync.HOOKS_DONE)
-    for warning in chan.wait_for(sync.READY).get("warnings", ()):
+        chan.send(sync.HooksDone())
+    for warning in chan.expect(sync.Ready).warnings:
         log.warning(warning)
     return init_pid
 

@@ -87,7 +87,7 @@ def run(c: Container, plan: ExecPlan) -> int:
             os.close(fd)
     pid = 0
     try:
-        pid = parent.wait_for(sync.INIT_PID, "exec child")["pid"]
+        pid = parent.expect(sync.InitPid, who="exec child").pid
         os.waitpid(stage1_pid, 0)
         if not plan.self_join:
             manager = c.manager()
@@ -97,8 +97,8 @@ def run(c: Container, plan: ExecPlan) -> int:
             from pyruntime import resctrl
             resctrl.join(plan.resctrl, pid)
         if _waits_for_parent(plan, seccomp):
-            parent.send(sync.CGROUP_DONE, pid=pid)
-        for warning in parent.wait_for(sync.READY, "exec process").get("warnings", ()):
+            parent.send(sync.CgroupDone(pid))
+        for warning in parent.expect(sync.Ready, who="exec process").warnings:
             log.warning(warning)
     except BaseException:
         for p in (pid, stage1_pid):
@@ -167,9 +167,9 @@ def _stage1(plan: ExecPlan, chan: sync.Channel, joined, cgroup_fd: int, cgroupns
 def _process(plan: ExecPlan, chan: sync.Channel, cgroupns: int, console: int, seccomp) -> None:
     try:
         if _waits_for_parent(plan, seccomp):
-            done = chan.wait_for_cgroup_done()
+            done = chan.expect(sync.CgroupDone)
             if seccomp is not None:
-                seccomp.state["host_pid"] = done.get("pid", 0)
+                seccomp.state["host_pid"] = done.pid
         if cgroupns >= 0:
             enter.join([("cgroup", cgroupns)])
         if plan.process.terminal:
@@ -184,7 +184,7 @@ def _process(plan: ExecPlan, chan: sync.Channel, cgroupns: int, console: int, se
             os.sched_setaffinity(0, parse_cpu_list(plan.process.exec_cpu_affinity.final))
         warnings: list[str] = []
         target, env = launch.prepare(plan.process, plan.caps, plan.spec, seccomp, plan.preserve_fds, warnings)
-        chan.send(sync.READY, warnings=warnings)
+        chan.send(sync.Ready(tuple(warnings)))
         chan.close()
         launch.execute(plan.process, target, env, seccomp)
     except BaseException as exc:  # noqa: BLE001

@@ -69,9 +69,9 @@ def main(plan: ContainerPlan, chan: sync.Channel, fds: InitFds) -> None:
         _enter_root(plan, root_fd, fds)
         warnings: list[str] = []
         target, env = _finish_process(plan, fds, warnings)
-        chan.send(sync.READY, warnings=warnings)
+        chan.send(sync.Ready(tuple(warnings)))
         if fds.wait_fifo:
-            chan.wait_for_created()  # end of file: the create was killed, and so are we
+            chan.expect(sync.Created)  # end of file: the create was killed, and so are we
         chan.close()
         if fds.wait_fifo:
             _wait_for_start(fds.exec_fifo)
@@ -113,7 +113,7 @@ def _build_rootfs(plan: ContainerPlan, chan: sync.Channel, fds: InitFds) -> int:
     def cgroup_ready() -> None:
         if not joined:
             if not plan.cgroup_self_join:
-                chan.wait_for_cgroup_done()
+                chan.expect(sync.CgroupDone)
             if fds.cgroupns >= 0:
                 from pyruntime.namespaces.enter import join as join_ns
                 join_ns([("cgroup", fds.cgroupns)])
@@ -129,8 +129,8 @@ def _build_rootfs(plan: ContainerPlan, chan: sync.Channel, fds: InitFds) -> int:
     cgroup_ready()
     hooks = plan.spec.hooks
     if hooks.prestart or hooks.create_runtime:
-        chan.send(sync.HOOKS)
-        chan.wait_for_hooks_done()
+        chan.send(sync.Hooks())
+        chan.expect(sync.HooksDone)
     if hooks.create_container:
         from pyruntime.process.hooks import run_all
         run_all(hooks.create_container, container_state_json(plan, "creating", os.getpid()),

@@ -70,7 +70,7 @@ def fork_after_report(chan: sync.Channel, cgroup_fd: int = -1) -> int:
         os.close(gate_r)
         return 0
     os.close(gate_r)
-    chan.send(sync.INIT_PID, pid=pid)
+    chan.send(sync.InitPid(pid))
     os.close(gate_w)
     return pid
 
@@ -94,8 +94,8 @@ def run(ns: NamespacePlan, chan: sync.Channel, joined: list[tuple[str, int]], in
         enter.join(joined)
         if ns.new_user:
             k.unshare(k.CLONE_NEWUSER)
-            chan.send(sync.USERNS)
-            chan.wait_for_userns_done()
+            chan.send(sync.Userns())
+            chan.expect(sync.UsernsDone)
             if maps_by_unprivileged:
                 proc.prctl(proc.PR_SET_DUMPABLE, 0)
             if maps_root(ns.gid_map):

@@ -5,47 +5,111 @@ Three processes take part (runc's nsexec stages, youki's message.rs):
     parent   the pyruntime command; stays in the host's namespaces
     stage1   forked by parent; joins/creates namespaces, forks the init, exits
              (only when needed: otherwise the parent clones the init into its
-             new namespaces itself, and INIT_PID/USERNS do not occur)
+             new namespaces itself, and InitPid/Userns do not occur)
     init     the container process; sets up the rootfs and identity, then
              (create) waits on exec.fifo, or (exec) execs directly
 
-They talk over one SOCK_SEQPACKET socketpair, one JSON object per message:
+They talk over one SOCK_SEQPACKET socketpair, one message a packet: a typed
+message below, sent as a JSON object whose "t" names its type. The flows, as
+handshakes (-> parent to child, <- child to parent; [..] only when needed):
 
-    message      from     to       when
+    create, init cloned directly           create, through stage 1
+      [-> CgroupDone]  not self-joining      [<- Userns -> UsernsDone]  a user namespace
+      [<- Hooks -> HooksDone]                 <- InitPid{pid}
+      <- Ready{warnings}                     then as on the left
+      -> Created
+
+    exec (stage 1 forks the process)
+      <- InitPid{pid}
+      [-> CgroupDone{pid}]  not self-joining, resctrl, or a seccomp agent (its host pid)
+      <- Ready{warnings}
+
+    message      from     to       meaning
     ---------    ------   ------   ------------------------------------------------
-    USERNS       stage1   parent   stage1 made its user namespace: write its id maps
-    USERNS_DONE  parent   stage1   the maps are written
-    INIT_PID     stage1   parent   the init is forked; {"pid": host pid}
-    CGROUP_DONE  parent   init     with a user namespace only: the parent has put
-                                   the init in its cgroup (otherwise the init
-                                   joins by itself, see cgroups.fs.join_v1); to
-                                   exec's process also for resctrl, and with a
-                                   seccomp agent: {"pid": its host pid}
-    HOOKS        init     parent   mounts are done, before pivot_root: run the
+    Userns       stage1   parent   stage1 made its user namespace: write its id maps
+    UsernsDone   parent   stage1   the maps are written
+    InitPid      stage1   parent   the init (or exec's process) is forked: its host pid
+    CgroupDone   parent   init     the parent has put the init in its cgroup (a user
+                                   namespace's root cannot; with the systemd driver,
+                                   systemd does); the init waits for it before it makes
+                                   its cgroup namespace. exec's process: also for
+                                   resctrl, and with a seccomp agent (its host pid)
+    Hooks        init     parent   mounts are done, before pivot_root: run the
                                    prestart and createRuntime hooks
-    HOOKS_DONE   parent   init     those hooks succeeded
-    READY        init     parent   setup is complete; {"warnings": [...]} (what runc
-                                   only warns about, for the parent to log)
-    CREATED      parent   init     create: the state is recorded; the init now waits on
+    HooksDone    parent   init     those hooks succeeded
+    Ready        init     parent   setup is complete; warnings (what runc only warns
+                                   about, for the parent to log)
+    Created      parent   init     the state is recorded; the init now waits on
                                    exec.fifo. End of file instead (the create was
                                    killed) makes the init exit, never block forever
-    ERROR        child    parent   {"error": one line}; the sender exits non-zero
+    Error        child    parent   one line; the sender exits non-zero
 
 A child never returns into CLI code: it ends in execve, or in os._exit()
-after sending ERROR. Waits are named ``wait_for_<message>``; anything else
-arriving is an error that says "expected X, got Y". End-of-file (every child
-gone without a word) is reported as such.
+after sending Error. ``expect(Type)`` takes the next message: anything else
+is an error that says "expected X, got Y", Error is the child's own line, and
+end-of-file (every child gone without a word) is reported as such. Under
+--debug the parent logs every message it sends and receives, as runc does.
 """
 from __future__ import annotations
 
 import os
 
-from pyruntime import fastjson
-
+from pyruntime import fastjson, log
+from pyruntime._dataclasses import dataclass, fields
 from pyruntime.errors import PyruntimeError
 
-USERNS, USERNS_DONE, INIT_PID, CGROUP_DONE = "USERNS", "USERNS_DONE", "INIT_PID", "CGROUP_DONE"
-HOOKS, HOOKS_DONE, READY, CREATED, ERROR = "HOOKS", "HOOKS_DONE", "READY", "CREATED", "ERROR"
+
+@dataclass(frozen=True)
+class Userns:
+    """stage1 -> parent: write my id maps."""
+
+
+@dataclass(frozen=True)
+class UsernsDone:
+    """parent -> stage1: the id maps are written."""
+
+
+@dataclass(frozen=True)
+class InitPid:
+    """stage1 -> parent: the process it forked."""
+    pid: int
+
+
+@dataclass(frozen=True)
+class CgroupDone:
+    """parent -> init: it is in its cgroup (exec: ``pid`` is its host pid)."""
+    pid: int = 0
+
+
+@dataclass(frozen=True)
+class Hooks:
+    """init -> parent: run the prestart and createRuntime hooks."""
+
+
+@dataclass(frozen=True)
+class HooksDone:
+    """parent -> init: the hooks succeeded."""
+
+
+@dataclass(frozen=True)
+class Ready:
+    """init -> parent: set up; what to warn about."""
+    warnings: tuple = ()
+
+
+@dataclass(frozen=True)
+class Created:
+    """parent -> init: the state is recorded: wait on exec.fifo."""
+
+
+@dataclass(frozen=True)
+class Error:
+    """child -> parent: why it stops (one line)."""
+    error: str
+
+
+MESSAGES = {cls.__name__: cls for cls in (Userns, UsernsDone, InitPid, CgroupDone, Hooks, HooksDone, Ready,
+                                           Created, Error)}
 
 
 class ChildFailed(PyruntimeError):
@@ -53,29 +117,35 @@ class ChildFailed(PyruntimeError):
 
 
 class Channel:
-    """One end of the socketpair."""
+    """One end of the socketpair; ``peer`` names the other end in errors, and in the debug
+    log when this is the parent's end (children write no log: their descriptors are the
+    container's to be)."""
 
-    def __init__(self, fd: int):
-        self.fd = fd
+    def __init__(self, fd: int, peer: str = "", logs: bool = False):
+        self.fd, self.peer, self.logs = fd, peer, logs
 
     @staticmethod
     def pair() -> tuple["Channel", "Channel"]:
+        """(the parent's end, the child's end)."""
         from pyruntime.kernel.fd import unix_pair
         a, b = unix_pair(seqpacket=True)
-        return Channel(a), Channel(b)
+        return Channel(a, "container init", logs=True), Channel(b, "parent")
 
-    def send(self, kind: str, **fields) -> None:
-        fields["t"] = kind
+    def send(self, message) -> None:
+        doc = {f.name: getattr(message, f.name) for f in fields(message)}
+        doc["t"] = type(message).__name__
+        if self.logs and log.debugging():
+            log.debug(f"sync: sent {message!r}")
         try:
-            os.write(self.fd, fastjson.dumps(fields).encode())
+            os.write(self.fd, fastjson.dumps(doc).encode())
         except (BrokenPipeError, ConnectionResetError):
             # the other side is gone; if it said why before going, that is the error
-            msg = self._pending()
-            if msg is not None and msg.get("t") == ERROR:
-                raise ChildFailed(msg["error"]) from None
-            raise ChildFailed(f"the other process exited before receiving {kind}") from None
+            pending = self._pending()
+            if isinstance(pending, Error):
+                raise ChildFailed(pending.error) from None
+            raise ChildFailed(f"the other process exited before receiving {type(message).__name__}") from None
 
-    def _pending(self) -> dict | None:
+    def _pending(self):
         """A message already waiting in the socket, without blocking."""
         os.set_blocking(self.fd, False)
         try:
@@ -84,38 +154,38 @@ class Channel:
             data = b""
         finally:
             os.set_blocking(self.fd, True)
-        return fastjson.loads(data) if data else None
+        return _decode(data) if data else None
 
-    def recv(self) -> dict | None:
+    def expect(self, *types, who: str = ""):
+        """The next message, which must be one of ``types``."""
+        who = who or self.peer
         data = os.read(self.fd, 65536)
-        return fastjson.loads(data) if data else None
-
-    def wait_for(self, kind: str, who: str = "container init") -> dict:
-        msg = self.recv()
-        if msg is None:
-            raise ChildFailed(f"{who} exited before sending {kind}")
-        if msg["t"] == ERROR:
-            raise ChildFailed(msg["error"])
-        if msg["t"] != kind:
-            raise ChildFailed(f"protocol error: expected {kind} from {who}, got {msg['t']}")
-        return msg
-
-    def wait_for_userns_done(self) -> dict:
-        return self.wait_for(USERNS_DONE, "parent")
-
-    def wait_for_cgroup_done(self) -> dict:
-        return self.wait_for(CGROUP_DONE, "parent")
-
-    def wait_for_hooks_done(self) -> dict:
-        return self.wait_for(HOOKS_DONE, "parent")
-
-    def wait_for_created(self) -> dict:
-        return self.wait_for(CREATED, "parent")
+        names = " or ".join(t.__name__ for t in types)
+        if not data:
+            raise ChildFailed(f"{who} exited before sending {names}")
+        message = _decode(data)
+        if self.logs and log.debugging():
+            log.debug(f"sync: received {message!r}")
+        if isinstance(message, Error):
+            raise ChildFailed(message.error)
+        if not isinstance(message, types):
+            raise ChildFailed(f"protocol error: expected {names} from {who}, got {type(message).__name__}")
+        return message
 
     def close(self) -> None:
         if self.fd >= 0:
             os.close(self.fd)
             self.fd = -1
+
+
+def _decode(data: bytes):
+    doc = fastjson.loads(data)
+    cls = MESSAGES.get(doc.pop("t", None)) if isinstance(doc, dict) else None
+    if cls is None:
+        raise ChildFailed(f"protocol error: not a message: {data[:80]!r}")
+    if cls is Ready:
+        doc["warnings"] = tuple(doc.get("warnings", ()))
+    return cls(**doc)
 
 
 def fail_child(channel: Channel, exc: BaseException, debug: bool = False) -> None:
@@ -130,7 +200,7 @@ def fail_child(channel: Channel, exc: BaseException, debug: bool = False) -> Non
     try:
         if channel.fd < 0:
             raise OSError("closed")
-        channel.send(ERROR, error=text)
+        channel.send(Error(text))
     except (OSError, PyruntimeError):
         # after READY nobody listens (create has returned): the container's own
         # stderr is the one place left where the caller can see what went wrong
