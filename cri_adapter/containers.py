@@ -134,8 +134,14 @@ async def create(adapter: Adapter, pod_id: str, config, sandbox_config) -> str:
         raise InvalidArgument("metadata.name: a container needs a name")
     image = find_or_raise(adapter.images, config.image.image)
     for i, m in enumerate(config.mounts):
-        if m.host_path and not os.path.exists(m.host_path):
-            raise InvalidArgument(f"mounts[{i}].host_path: {m.host_path} does not exist")
+        if m.host_path and not os.path.lexists(m.host_path):
+            # a missing source becomes a directory, as containerd and CRI-O make it (kubelet's
+            # hostPath "DirectoryOrCreate" and "" types rely on the runtime for this)
+            try:
+                os.makedirs(m.host_path, 0o755, exist_ok=True)
+            except OSError as exc:
+                raise InvalidArgument(f"mounts[{i}].host_path: {m.host_path} does not exist and cannot be made: "
+                                      f"{exc.strerror}") from None
     cid = secrets.token_hex(32)
     record = {"id": cid, "pod_id": pod["id"], "name": config.metadata.name, "attempt": config.metadata.attempt,
               "key": f"{config.metadata.name}_{pod['id']}_{config.metadata.attempt}",

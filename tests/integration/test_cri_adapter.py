@@ -194,7 +194,7 @@ def test_bad_requests_get_the_right_code_and_leave_nothing(cri, case):
     args = {"no-pod": ("create", "0" * 64, container_config(cri, "x"), pod_file),
             "duplicate": ("create", pod, container_config(cri, "twin"), pod_file),
             "host-path": ("create", pod, container_config(cri, "hp", mounts=[
-                {"container_path": "/data", "host_path": "/nonexistent/pyruntime"}]), pod_file),
+                {"container_path": "/data", "host_path": "/etc/hostname/cannot-be-made"}]), pod_file),
             "no-command": ("create", pod, container_config(cri, "nc", command=["/no/such/program"]), pod_file),
             "big-annotation": ("create", pod, container_config(cri, "big", annotations={"a": "x" * (2 << 20)}),
                                pod_file),
@@ -209,6 +209,21 @@ def test_bad_requests_get_the_right_code_and_leave_nothing(cri, case):
     assert len(cri.crictl("ps", "-aq").split()) == (1 if case == "duplicate" else 0)
     cri.crictl("rmp", "-f", pod)
     nothing_left(cri)
+
+
+def test_a_missing_host_path_is_made_as_a_directory(cri, tmp_path):
+    """As containerd and CRI-O do (kubelet's hostPath types "" and DirectoryOrCreate rely on it)."""
+    source = tmp_path / "made" / "by" / "adapter"
+    pod_file = pod_config(cri, "made")
+    pod = cri.crictl("runp", pod_file)
+    try:
+        run_container(cri, pod, pod_file, "writer", command=["sh", "-c", "echo hi > /data/out; sleep 600"],
+                      mounts=[{"container_path": "/data", "host_path": str(source)}])
+        wait_for(lambda: (source / "out").exists() and (source / "out").read_text() == "hi\n",
+                 "the container's file in the directory made for it")
+        assert oct(source.stat().st_mode & 0o777) == "0o755"
+    finally:
+        cri.crictl("rmp", "-f", pod)
 
 
 # streaming: exec, attach, port-forward through the adapter's streaming server (SPDY) ------------------
