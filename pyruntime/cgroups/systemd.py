@@ -44,6 +44,7 @@ class Bus:
             break
         else:
             raise CgroupError(f"--systemd-cgroup: cannot reach systemd over D-Bus ({'; '.join(errors)})")
+        log.debug(f"systemd over D-Bus: {path}")
         self.sock.settimeout(JOB_TIMEOUT)
         self.parser, self.serial, self._version = Parser(), 0, None
         if is_bus:

@@ -36,6 +36,8 @@ FILES = {"memory limit": ("memory", "memory.limit_in_bytes", "memory.max"),
          "procs": ("pids", "cgroup.procs", "cgroup.procs"),
          "frozen": ("freezer", "freezer.state", "cgroup.freeze")}
 MEMORY_PROPERTY = "MemoryMax" if CGROUP_V2 else "MemoryLimit"  # what runc sets on each
+# the system bus where dbus runs (run-suite's hybrid guest), else systemd's private socket, as go-systemd
+BUS = "/run/dbus/system_bus_socket" if os.path.exists("/run/dbus/system_bus_socket") else "/run/systemd/private"
 
 
 def cgroup(path: str, what: str) -> str:
@@ -51,7 +53,8 @@ def test_a_container_is_a_systemd_scope_with_its_limits(runtime, bundle):
     bundle.edit(lambda c: c["linux"].update(cgroupsPath=f"pyrt-pod{cid[2:]}.slice:pyrt:{cid}", resources={
         "memory": {"limit": 64 << 20}, "pids": {"limit": 50}, "cpu": {"quota": 20000, "period": 100000},
         "devices": [{"allow": False, "access": "rwm"}]}))
-    runtime.run("--systemd-cgroup", "run", "-d", "--bundle", bundle.path, cid, check=True)
+    runtime.run("--debug", "--systemd-cgroup", "run", "-d", "--bundle", bundle.path, cid, check=True)
+    assert f"systemd over D-Bus: {BUS}" in open(runtime.log).read()
     state = runtime.state(cid)
     record = json.load(open(os.path.join(runtime.root, cid, "state.json")))
     path = record["cgroup"]["path"]
@@ -128,3 +131,4 @@ def test_containerd_with_systemd_cgroup_runs_a_pod_on_pyruntime(netns, workdir, 
         assert show(unit, "LoadState")["LoadState"] == "not-found"
     finally:
         containerd.close()
+

@@ -82,7 +82,7 @@ def test_generated_validator_is_current():
     assert proc.returncode == 0, proc.stdout
 
 
-HEAVY = {"jsonschema", "grpc", "pyroute2", "ptrace", "typing", "argparse", "logging", "inspect",
+HEAVY = {"jsonschema", "grpc", "pyroute2", "ptrace", "jeepney", "typing", "argparse", "logging", "inspect",
          "asyncio", "email", "http", "urllib", "socket", "pickle"}
 
 
