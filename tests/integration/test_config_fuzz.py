@@ -8,51 +8,12 @@ removed; an unknown key added) and runs it.
 """
 from __future__ import annotations
 
-import copy
 import json
 import os
 
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
 
-SCALARS = st.one_of(
-    st.none(), st.booleans(),
-    st.integers(min_value=-(2 ** 64), max_value=2 ** 64),
-    st.floats(allow_nan=False, allow_infinity=False),
-    st.text(alphabet=st.characters(codec=None, exclude_categories=()), max_size=12),
-    st.sampled_from(["", "/", "..", "/proc/self/fd/3", "\x00", "\udcff", "CAP_BOGUS", "rshared", "-1"]),
-)
-VALUES = st.recursive(SCALARS, lambda inner: st.one_of(st.lists(inner, max_size=3),
-                                                       st.dictionaries(st.text(max_size=6), inner, max_size=3)),
-                      max_leaves=6)
-
-
-def paths(node, prefix=()):
-    """Every path to a value in the document."""
-    yield prefix
-    if isinstance(node, dict):
-        for key, value in node.items():
-            yield from paths(value, prefix + (key,))
-    elif isinstance(node, list):
-        for i, value in enumerate(node):
-            yield from paths(value, prefix + (i,))
-
-
-@st.composite
-def mutated(draw, base: dict) -> dict:
-    doc = copy.deepcopy(base)
-    for _ in range(draw(st.integers(min_value=1, max_value=3))):
-        where = draw(st.sampled_from(list(paths(doc))[1:]))
-        parent = doc
-        for part in where[:-1]:
-            parent = parent[part]
-        action = draw(st.sampled_from(["replace", "replace", "delete", "add"]))
-        if action == "replace":
-            parent[where[-1]] = draw(VALUES)
-        elif action == "delete":
-            del parent[where[-1]]
-        elif isinstance(parent, dict):
-            parent[draw(st.text(min_size=1, max_size=8))] = draw(VALUES)
-    return doc
+from mutations import mutated
 
 
 def test_mutated_configs_fail_cleanly(runtime, bundle):
@@ -78,5 +39,30 @@ def test_mutated_configs_fail_cleanly(runtime, bundle):
         assert not os.path.exists(os.path.join(runtime.root, cid)), doc
         assert not any(os.path.exists(f"/sys/fs/cgroup/{c}/pyruntime/{cid}")
                        for c in ("memory", "pids", "cpu", "unified")), doc
+
+    check()
+
+
+def test_the_standard_validator_switch_gives_the_same_answers(runtime, bundle):
+    """PYRUNTIME_VALIDATOR=jsonschema (the standard module in place of the generated check): the
+    same exit status and the same lines for the same mutated configs."""
+    bundle.set_args("true")
+    with open(os.path.join(bundle.path, "config.json")) as f:
+        base = json.load(f)
+
+    @settings(max_examples=25, derandomize=True, deadline=None, database=None,
+              suppress_health_check=list(HealthCheck))
+    @given(mutated(base))
+    def check(doc):
+        with open(os.path.join(bundle.path, "config.json"), "w") as f:
+            json.dump(doc, f)
+        answers = []
+        for env in ({}, {"PYRUNTIME_VALIDATOR": "jsonschema"}):
+            cid = runtime.new_id("sw")
+            proc = runtime.run("create", "--bundle", bundle.path, cid, timeout=20, input=b"",
+                               env={**os.environ, **env})
+            answers.append((proc.returncode, proc.stderr.decode(errors="replace").replace(cid, "ID")))
+            runtime.run("delete", "--force", cid)
+        assert answers[0] == answers[1], doc
 
     check()
