@@ -2,15 +2,10 @@
 from __future__ import annotations
 
 from pyruntime.kernel import check, ffi, lib
-
-CLONE_NEWNS = lib.CLONE_NEWNS
-CLONE_NEWUTS = lib.CLONE_NEWUTS
-CLONE_NEWIPC = lib.CLONE_NEWIPC
-CLONE_NEWUSER = lib.CLONE_NEWUSER
-CLONE_NEWPID = lib.CLONE_NEWPID
-CLONE_NEWNET = lib.CLONE_NEWNET
-CLONE_NEWCGROUP = lib.CLONE_NEWCGROUP
-CLONE_NEWTIME = lib.CLONE_NEWTIME
+from pyruntime.linux import (  # noqa: F401 - the numbers plans use, re-exported
+    CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWUSER, CLONE_NEWPID,
+    CLONE_NEWNET, CLONE_NEWCGROUP, CLONE_NEWTIME,
+)
 
 
 def unshare(flags: int) -> None:

@@ -13,7 +13,7 @@ from pyruntime._dataclasses import dataclass, field
 from pyruntime.cgroups.layout import Layout
 from pyruntime.cgroups import path as cgpath
 from pyruntime.errors import ConfigError
-from pyruntime.kernel import mount as m
+from pyruntime import linux as m
 from pyruntime.model.config import Spec
 from pyruntime.namespaces import plan as nsplan
 from pyruntime.process import caps as capsplan

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from pyruntime._dataclasses import dataclass
 
-from pyruntime.kernel import ns as k
+from pyruntime import linux as k
 from pyruntime.model.config import IDMapping, Linux
 
 FLAGS = {

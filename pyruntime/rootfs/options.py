@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pyruntime._dataclasses import dataclass
 
-from pyruntime.kernel import mount as m
+from pyruntime import linux as m
 
 # option -> (flags to set, flags to clear)
 FLAGS = {

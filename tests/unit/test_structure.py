@@ -15,6 +15,7 @@ PKG = os.path.join(REPO, "pyruntime")
 # then one package per concern, then the lifecycle that orchestrates them, then the CLI.
 LAYERS = {
     "errors": 0, "fastjson": 0, "fileio": 0, "fdpass": 0, "_dataclasses": 0, "_codeblob": 0, "log": 0, "kernel": 0, "_kernel": 0,
+    "linux": 0,
     "_seccomp": 0, "__init__": 0,
     "model": 1,
     "state": 2, "namespaces": 2, "rootfs": 2, "cgroups": 2, "seccomp": 2, "process": 2, "resctrl": 2, "trace": 2,
@@ -60,6 +61,25 @@ def test_layers_never_import_upward():
                 continue  # e.g. `from pyruntime import SPEC_VERSION`
             if LAYERS[top] > mine:
                 wrong.append(f"{rel} imports {target}")
+    assert wrong == []
+
+
+# the pure planning modules: decisions only, testable without root (item 5 of issue 14)
+PLANS = ("lifecycle/plan.py", "namespaces/plan.py", "rootfs/plan.py", "rootfs/options.py", "cgroups/path.py",
+         "cgroups/resources.py", "cgroups/devices.py", "cgroups/systemd_props.py")
+
+
+def test_plans_never_import_the_kernel_calls():
+    """Plans take Linux's numbers from pyruntime.linux, never the kernel-call wrappers (which load the
+    compiled module), nor the runtime's CLI."""
+    wrong = [(rel, target) for rel in PLANS for target in imported(os.path.join(PKG, rel))
+             if target.split(".")[1:2] in (["kernel"], ["_kernel"], ["cli"])]
+    assert wrong == []
+
+
+def test_nothing_imports_the_cli():
+    wrong = [(rel, target) for rel, path in modules() if not rel.startswith("cli" + os.sep)
+             for target in imported(path) if target.split(".")[1:2] == ["cli"]]
     assert wrong == []
 
 
