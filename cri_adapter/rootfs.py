@@ -9,7 +9,7 @@ import stat
 
 from pyruntime.errors import PyruntimeError, SyscallError
 from pyruntime.kernel import mount
-from pyruntime.rootfs import safepath
+from pyruntime.safefs import safepath
 
 from .errors import Internal, InvalidArgument
 

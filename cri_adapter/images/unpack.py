@@ -21,7 +21,7 @@ import stat
 import tarfile
 
 from pyruntime.errors import PyruntimeError
-from pyruntime.rootfs import safepath
+from pyruntime.safefs import safepath
 
 from ..errors import FailedPrecondition
 

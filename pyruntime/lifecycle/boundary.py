@@ -70,7 +70,7 @@ def _process_needs(spec, process) -> list[str]:
     if seccomp is not None:
         needs += ["pyruntime.seccomp.load", "pyruntime.seccomp.notify"]
     if process.apparmor_profile or process.selinux_label or process.oom_score_adj is not None:
-        needs.append("pyruntime.rootfs.procfs")  # written through a private procfs
+        needs.append("pyruntime.safefs.procfs")  # written through a private procfs
     return needs
 
 
@@ -84,7 +84,7 @@ def preload_for_init(plan) -> None:
     if plan.ns.creates("network"):
         needs.append("pyruntime.namespaces.loopback")
     if spec.linux.sysctl:
-        needs += ["pyruntime.namespaces.sysctl", "pyruntime.rootfs.procfs"]
+        needs += ["pyruntime.namespaces.sysctl", "pyruntime.safefs.procfs"]
     options = [step.o for step in plan.mounts if getattr(step, "o", None) is not None]
     if any(o.tmpcopyup for o in options):
         needs.append("pyruntime.rootfs.copyup")

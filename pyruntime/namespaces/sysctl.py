@@ -1,4 +1,4 @@
-"""linux.sysctl, written through a private procfs instance (see rootfs.procfs).
+"""linux.sysctl, written through a private procfs instance (see safefs.procfs).
 
 A sysctl shows the namespace of the process that opens it, so the init (in
 the container's namespaces) opens them; validation has already refused keys
@@ -6,7 +6,7 @@ whose namespace the container does not own.
 """
 from __future__ import annotations
 
-from pyruntime.rootfs import procfs
+from pyruntime.safefs import procfs
 
 
 def write_all(root_fd: int, sysctl: dict[str, str]) -> None:

@@ -28,8 +28,8 @@ MPOL_FLAGS = {"MPOL_F_STATIC_NODES": 1 << 15, "MPOL_F_RELATIVE_NODES": 1 << 14,
 
 
 def set_oom_score_adj(value: int) -> None:
-    """Through a private procfs instance (rootfs.procfs): the container cannot redirect it."""
-    from pyruntime.rootfs import procfs
+    """Through a private procfs instance (safefs.procfs): the container cannot redirect it."""
+    from pyruntime.safefs import procfs
     try:
         procfs.write(f"{os.getpid()}/oom_score_adj", str(value), "process.oomScoreAdj")
     except SyscallError as exc:
@@ -115,7 +115,7 @@ def apply_lsm(process: Process) -> None:
 
 def _write_attr(name: str, value: str, field: str) -> None:
     """Via a private procfs: a bind mount over /proc/.../attr cannot swallow the label."""
-    from pyruntime.rootfs import procfs
+    from pyruntime.safefs import procfs
     procfs.write(f"{os.getpid()}/task/{os.getpid()}/attr/{name}", value, field)
 
 

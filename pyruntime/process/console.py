@@ -74,7 +74,7 @@ def _bind_console(root_fd: int, pty_path: str) -> None:
     """Bind the pty over /dev/console: an existing /dev/console must be a plain file or
     a character device, never a symlink that would move the mount elsewhere."""
     import stat
-    from pyruntime.rootfs import safepath
+    from pyruntime.safefs import safepath
     try:
         st = os.lstat("/dev/console")
         if not (stat.S_ISREG(st.st_mode) or stat.S_ISCHR(st.st_mode)):

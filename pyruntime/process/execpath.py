@@ -5,7 +5,7 @@ import os
 import stat
 
 from pyruntime.errors import PyruntimeError
-from pyruntime.rootfs import safepath
+from pyruntime.safefs import safepath
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 

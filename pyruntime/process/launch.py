@@ -17,7 +17,7 @@ from pyruntime.errors import PyruntimeError
 from pyruntime.kernel import fd as kfd, proc
 from pyruntime.model.config import Process, Spec
 from pyruntime.process import attributes, caps as capsmod, execpath, identity, rlimits
-from pyruntime.rootfs import procfs, safepath
+from pyruntime.safefs import procfs, safepath
 
 CAP_SYS_ADMIN = 21
 

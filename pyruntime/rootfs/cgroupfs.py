@@ -17,7 +17,7 @@ from pyruntime._dataclasses import dataclass
 from pyruntime.cgroups.layout import V2, Layout
 from pyruntime.fileio import read_text
 from pyruntime.kernel import mount as m
-from pyruntime.rootfs.safepath import fd_path
+from pyruntime.safefs.safepath import fd_path
 
 FLAG_MASK = m.MS_NOSUID | m.MS_NODEV | m.MS_NOEXEC | m.MS_RELATIME | m.MS_NOATIME | m.MS_STRICTATIME
 

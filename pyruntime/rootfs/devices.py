@@ -12,7 +12,7 @@ import stat
 from pyruntime.errors import PyruntimeError, SyscallError
 from pyruntime.kernel import mount as m
 from pyruntime.model.config import Device
-from pyruntime.rootfs import safepath
+from pyruntime.safefs import safepath
 
 KINDS = {"c": stat.S_IFCHR, "u": stat.S_IFCHR, "b": stat.S_IFBLK, "p": stat.S_IFIFO}
 

@@ -12,8 +12,9 @@ import stat
 
 from pyruntime.errors import PyruntimeError, SyscallError
 from pyruntime.kernel import fd as kfd, mount as m
-from pyruntime.rootfs import plan as p, safepath
-from pyruntime.rootfs.safepath import fd_path
+from pyruntime.rootfs import plan as p
+from pyruntime.safefs import safepath
+from pyruntime.safefs.safepath import fd_path
 
 # statvfs f_flag bits (ST_*) -> the MS_* flag that keeps them on a remount
 _ST_TO_MS = ((1, m.MS_RDONLY), (2, m.MS_NOSUID), (4, m.MS_NODEV), (8, m.MS_NOEXEC),

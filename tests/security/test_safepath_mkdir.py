@@ -11,7 +11,7 @@ import os
 import pytest
 
 from pyruntime.errors import SyscallError
-from pyruntime.rootfs.safepath import mkdir_all
+from pyruntime.safefs.safepath import mkdir_all
 
 
 @pytest.fixture

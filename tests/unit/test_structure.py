@@ -11,17 +11,23 @@ import pytest
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PKG = os.path.join(REPO, "pyruntime")
 
-# Lower layers never import higher ones. Infrastructure, then the spec model,
-# then one package per concern, then the lifecycle that orchestrates them, then the CLI.
+# Lower layers never import higher ones, and modules of one layer never import each other's
+# packages (no sideways imports). Infrastructure, then the spec model, then one package per
+# concern, then the lifecycle that orchestrates them, then the CLI. Two concerns build on
+# others, so they sit half a layer up: rootfs (idmapped mounts make a user namespace; the
+# cgroup mount follows the host's cgroup layout) and process (launching loads the seccomp
+# filter last, and joins the resctrl group).
 LAYERS = {
     "errors": 0, "fastjson": 0, "fileio": 0, "fdpass": 0, "_dataclasses": 0, "_codeblob": 0, "log": 0, "kernel": 0, "_kernel": 0,
-    "linux": 0,
+    "linux": 0, "safefs": 0,
     "_seccomp": 0, "__init__": 0,
     "model": 1,
-    "state": 2, "namespaces": 2, "rootfs": 2, "cgroups": 2, "seccomp": 2, "process": 2, "resctrl": 2, "trace": 2,
+    "state": 2, "namespaces": 2, "cgroups": 2, "seccomp": 2, "resctrl": 2, "trace": 2,
+    "rootfs": 2.5, "process": 2.5,
     "lifecycle": 3,
     "cli": 4,
 }
+CONCERNS = {name for name, layer in LAYERS.items() if 2 <= layer < 3}
 
 
 def modules():
@@ -60,6 +66,19 @@ def test_layers_never_import_upward():
             if top not in LAYERS:
                 continue  # e.g. `from pyruntime import SPEC_VERSION`
             if LAYERS[top] > mine:
+                wrong.append(f"{rel} imports {target}")
+    assert wrong == []
+
+
+def test_concerns_never_import_each_other_sideways():
+    wrong = []
+    for rel, path in modules():
+        mine = rel.split(os.sep)[0].removesuffix(".py")
+        if mine not in CONCERNS:
+            continue
+        for target in imported(path):
+            other = (target.split(".") + [""])[1]
+            if other in CONCERNS and other != mine and LAYERS[other] == LAYERS[mine]:
                 wrong.append(f"{rel} imports {target}")
     assert wrong == []
 

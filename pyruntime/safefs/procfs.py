@@ -56,7 +56,7 @@ def open_file(rel: str, flags: int, fallback_root: int = -1, field: str = "") ->
     try:
         if proc_fd >= 0:
             return kfd.openat2(proc_fd, rel, flags, resolve=STRICT, shown_as=f"/proc/{rel}")
-        from pyruntime.rootfs import safepath
+        from pyruntime.safefs import safepath
         root = fallback_root if fallback_root >= 0 else os.open("/", os.O_PATH | os.O_CLOEXEC)
         try:
             fd = safepath.open_in_root(root, f"/proc/{rel}", flags)
