@@ -18,7 +18,7 @@
 #     the caller's environment (PYTHONPATH...) changes the code a runtime runs
 #     as root; $PREFIX/launcher.py is the Python side;
 #  4. compiles every module into one code file read at start-up
-#     (see pyruntime/_codeblob.py);
+#     (see pyruntime/startup/codeblob.py);
 #  5. a demo bundle at /var/lib/pyruntime/demo (busybox rootfs).
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
@@ -83,8 +83,8 @@ cat > "$PREFIX/launcher.py.tmp" <<LAUNCHER
 import gc, sys
 gc.disable()  # a short-lived command: collections only cost start-up time
 sys.path[:0] = ["$pkgdir"]$( [ "$pkgdir" = "$sitedir" ] || printf '\nsys.path.append("%s")' "$sitedir")
-from pyruntime import _codeblob
-_codeblob.install()
+from pyruntime.startup import codeblob
+codeblob.install()
 from pyruntime.cli.main import entry
 entry()
 LAUNCHER
@@ -94,7 +94,7 @@ gcc -O2 -Wall -Werror -o "$BIN.tmp" "$here/tools/launcher.c" \
 chmod 755 "$BIN.tmp" && mv "$BIN.tmp" "$BIN"
 # -X no_debug_ranges: code without column positions (tracebacks keep their line numbers), a
 # tenth less to read and unmarshal at every start
-(cd / && "$py" -IS -X no_debug_ranges -c "import sys; sys.path[:0] = ['$pkgdir']; sys.path.append('$sitedir'); from pyruntime import _codeblob; _codeblob.main()")
+(cd / && "$py" -IS -X no_debug_ranges -c "import sys; sys.path[:0] = ['$pkgdir']; sys.path.append('$sitedir'); from pyruntime.startup import codeblob; codeblob.main()")
 say "installed $BIN ($("$BIN" --version | sed -n 4p))"
 
 if [ ! -e "$DEMO/config.json" ]; then

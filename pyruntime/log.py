@@ -15,7 +15,7 @@ import os
 import sys
 import time
 
-from pyruntime import fastjson
+from pyruntime.startup import fastjson
 
 _config = {"fd": -1, "format": "text", "debug": False}
 

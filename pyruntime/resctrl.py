@@ -25,7 +25,7 @@ from __future__ import annotations
 import errno
 import os
 
-from pyruntime._dataclasses import dataclass
+from pyruntime.startup.dataclass import dataclass
 from pyruntime.errors import ConfigError, PyruntimeError, describe_errno
 from pyruntime.fileio import read_text, write_once
 from pyruntime.model.tuning import IntelRdt

@@ -7,7 +7,7 @@ Conversions follow runc (libcontainer/cgroups/fs, fs2 and utils).
 """
 from __future__ import annotations
 
-from pyruntime._dataclasses import dataclass
+from pyruntime.startup.dataclass import dataclass
 
 from pyruntime.errors import ConfigError
 from pyruntime.model.resources import Resources

@@ -47,7 +47,7 @@ def in_user_namespace() -> bool:
 
 
 def print_json(value, indent: bool = True) -> None:
-    from pyruntime import fastjson
+    from pyruntime.startup import fastjson
     sys.stdout.write((fastjson.dumps_indent(value) if indent else fastjson.dumps(value)) + "\n")
 
 

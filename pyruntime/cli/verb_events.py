@@ -26,7 +26,7 @@ def duration(text: str) -> float:
 
 
 def emit(kind: str, cid: str, data=None) -> None:
-    from pyruntime import fastjson
+    from pyruntime.startup import fastjson
     event = {"type": kind, "id": cid}
     if data is not None:
         event["data"] = data

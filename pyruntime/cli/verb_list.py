@@ -52,7 +52,7 @@ def run(ctx, verb: str, argv: list[str]) -> int:
     if opts["quiet"]:
         sys.stdout.write("".join(s["id"] + "\n" for s in states))
     elif opts["format"] == "json":
-        from pyruntime import fastjson
+        from pyruntime.startup import fastjson
         sys.stdout.write(fastjson.dumps(states) + "\n")
     else:
         rows = [["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"]]

@@ -25,7 +25,7 @@ def run(ctx, verb: str, argv: list[str]) -> int:
     finally:
         c.dir.close()
     if opts["format"] == "json":
-        from pyruntime import fastjson
+        from pyruntime.startup import fastjson
         sys.stdout.write(fastjson.dumps(pids) + "\n")
         return 0
     if opts["format"] != "table":

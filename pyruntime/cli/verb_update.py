@@ -72,7 +72,7 @@ def document_from_flags(opts: dict) -> dict:
 
 
 def read_document(source: str) -> dict:
-    from pyruntime import fastjson
+    from pyruntime.startup import fastjson
     from pyruntime.errors import ConfigError
     from pyruntime.model import read_json
     if source == "-":
@@ -120,7 +120,7 @@ def run(ctx, verb: str, argv: list[str]) -> int:
             from pyruntime.errors import ConfigError
             raise ConfigError(problems, "resources")
         if res.devices:  # the rules every container needs come along, as at create
-            from pyruntime._dataclasses import replace
+            from pyruntime.startup.dataclass import replace
             from pyruntime.cgroups.devices import effective_rules
             res = replace(res, devices=effective_rules(res.devices, modelparse.spec(c.record.config).linux.devices))
         manager.apply(res, updating=True)

@@ -27,7 +27,8 @@ import sys
 
 import _frozen_importlib
 
-from pyruntime import _codeblob, log
+from pyruntime import log
+from pyruntime.startup import codeblob
 
 
 class ImportRefused(ImportError):
@@ -53,7 +54,7 @@ def cross() -> None:
     """Called first in every forked child of the runtime."""
     if _RefuseImports not in sys.meta_path:
         sys.meta_path.insert(0, _RefuseImports)
-    _codeblob.close()
+    codeblob.close()
     log.close_file()
 
 

@@ -65,7 +65,7 @@ class Container:
 
     def hook_state(self, status: str | None = None) -> bytes:
         """The state hooks read on stdin (runtime-spec fields only)."""
-        from pyruntime import fastjson
+        from pyruntime.startup import fastjson
         s = self.oci_state(status)
         return fastjson.dumps({k: s[k] for k in ("ociVersion", "id", "status", "pid", "bundle")}
                           | {"annotations": self.record.annotations if self.record else {}}).encode()

@@ -11,7 +11,7 @@ import errno
 import os
 
 from pyruntime import __version__, cgroups, log
-from pyruntime._dataclasses import dataclass
+from pyruntime.startup.dataclass import dataclass
 from pyruntime.errors import CgroupError, PyruntimeError
 from pyruntime.fileio import replace_file
 from pyruntime.lifecycle import boundary, init, stage1, sync
@@ -180,14 +180,14 @@ def _limits_set(resources) -> str:
     """The resource limits a config sets, named by field ("" for none; device rules are not limits)."""
     if resources is None:
         return ""
-    from pyruntime._dataclasses import fields
+    from pyruntime.startup.dataclass import fields
     return ", ".join(f.name for f in fields(resources)
                      if f.name != "devices" and getattr(resources, f.name) not in (None, (), {}))
 
 
 def _cgroup_resources(plan: ContainerPlan):
     """The config's resources with the device rules every container needs added."""
-    from pyruntime._dataclasses import replace
+    from pyruntime.startup.dataclass import replace
     from pyruntime.cgroups.devices import effective_rules
     from pyruntime.model.resources import Resources
     res = plan.spec.linux.resources or Resources()

@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 
 from pyruntime import log
-from pyruntime._dataclasses import dataclass, field
+from pyruntime.startup.dataclass import dataclass, field
 from pyruntime.errors import PyruntimeError
 from pyruntime.cgroups import fs
 from pyruntime.kernel import proc

@@ -21,7 +21,7 @@ it could import from may be the image's.
 from __future__ import annotations
 
 import os
-from pyruntime._dataclasses import dataclass, field
+from pyruntime.startup.dataclass import dataclass, field
 
 from pyruntime.cgroups import fs
 from pyruntime.errors import PyruntimeError, describe_errno
@@ -53,7 +53,8 @@ class InitFds:
 
 
 def container_state_json(plan: ContainerPlan, status: str, pid: int) -> bytes:
-    from pyruntime import SPEC_VERSION, fastjson
+    from pyruntime import SPEC_VERSION
+    from pyruntime.startup import fastjson
     return fastjson.dumps({"ociVersion": SPEC_VERSION, "id": plan.id, "status": status, "pid": pid,
                        "bundle": plan.options.bundle, "annotations": plan.spec.annotations}).encode()
 

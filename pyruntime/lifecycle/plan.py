@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 import os
-from pyruntime._dataclasses import dataclass, field
+from pyruntime.startup.dataclass import dataclass, field
 
 from pyruntime.cgroups.layout import Layout
 from pyruntime.cgroups import path as cgpath

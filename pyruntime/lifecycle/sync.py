@@ -54,8 +54,9 @@ from __future__ import annotations
 
 import os
 
-from pyruntime import fastjson, log
-from pyruntime._dataclasses import dataclass, fields
+from pyruntime import log
+from pyruntime.startup import fastjson
+from pyruntime.startup.dataclass import dataclass, fields
 from pyruntime.errors import PyruntimeError
 
 

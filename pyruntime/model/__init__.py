@@ -18,7 +18,7 @@ def read_json(path: str, source: str):
     """Parse a JSON file a person wrote (strictly: no NaN, no key twice); a syntax error
     names the line and column, and every string must be one the kernel can take."""
     import sys
-    from pyruntime import fastjson
+    from pyruntime.startup import fastjson
     from pyruntime.errors import ConfigError, from_oserror
     try:
         data = read_bytes(path)

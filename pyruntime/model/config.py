@@ -12,7 +12,7 @@ them: each frozen dataclass costs start-up time to create.
 """
 from __future__ import annotations
 
-from pyruntime._dataclasses import dataclass, field
+from pyruntime.startup.dataclass import dataclass, field
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
 if TYPE_CHECKING:  # for readers and type checkers; never imported at run time

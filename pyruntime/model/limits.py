@@ -1,7 +1,7 @@
 """Per-controller cgroup limits of linux.resources (memory, cpu, blkio, hugetlb, net, rdma)."""
 from __future__ import annotations
 
-from pyruntime._dataclasses import dataclass
+from pyruntime.startup.dataclass import dataclass
 
 
 @dataclass(frozen=True)

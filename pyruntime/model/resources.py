@@ -5,7 +5,7 @@ created only when a config sets them (see model.config on start-up cost).
 """
 from __future__ import annotations
 
-from pyruntime._dataclasses import dataclass, field
+from pyruntime.startup.dataclass import dataclass, field
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
 if TYPE_CHECKING:  # for readers and type checkers; never imported at run time

@@ -1,7 +1,7 @@
 """linux.seccomp in the spec model (see model.config)."""
 from __future__ import annotations
 
-from pyruntime._dataclasses import dataclass
+from pyruntime.startup.dataclass import dataclass
 
 
 @dataclass(frozen=True)

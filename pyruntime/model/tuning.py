@@ -2,7 +2,7 @@
 CPU affinity, time offsets, Intel RDT, memory policy, personality (see model.config)."""
 from __future__ import annotations
 
-from pyruntime._dataclasses import dataclass
+from pyruntime.startup.dataclass import dataclass
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ out. Kernel rules that force the order:
 """
 from __future__ import annotations
 
-from pyruntime._dataclasses import dataclass
+from pyruntime.startup.dataclass import dataclass
 
 from pyruntime import linux as k
 from pyruntime.model.config import IDMapping, Linux

@@ -8,7 +8,7 @@ The kernel's order (runc's finalizeNamespace):
 """
 from __future__ import annotations
 
-from pyruntime._dataclasses import dataclass
+from pyruntime.startup.dataclass import dataclass
 
 from pyruntime.fileio import read_bytes
 from pyruntime.kernel import proc

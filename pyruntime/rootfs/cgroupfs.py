@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 
-from pyruntime._dataclasses import dataclass
+from pyruntime.startup.dataclass import dataclass
 from pyruntime.cgroups.layout import V2, Layout
 from pyruntime.fileio import read_text
 from pyruntime.kernel import mount as m

@@ -7,7 +7,7 @@ filesystem data passed to mount(2) as a comma-separated string.
 """
 from __future__ import annotations
 
-from pyruntime._dataclasses import dataclass
+from pyruntime.startup.dataclass import dataclass
 
 from pyruntime import linux as m
 

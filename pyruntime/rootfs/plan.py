@@ -9,7 +9,7 @@ symlinks), then masked and read-only paths. Host facts the steps depend on
 from __future__ import annotations
 
 import os
-from pyruntime._dataclasses import dataclass
+from pyruntime.startup.dataclass import dataclass
 
 from pyruntime.errors import ConfigError
 from pyruntime.model.config import Device, IDMapping, Mount, Spec

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import errno
 import os
-from pyruntime._dataclasses import dataclass
+from pyruntime.startup.dataclass import dataclass
 
 from pyruntime.errors import ConfigError, PyruntimeError, describe_errno
 from pyruntime.model.seccomp import Seccomp, SyscallRule

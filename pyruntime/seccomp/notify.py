@@ -7,7 +7,8 @@ the container process sends once the filter is loaded.
 """
 from __future__ import annotations
 
-from pyruntime import fastjson, fdpass
+from pyruntime import fdpass
+from pyruntime.startup import fastjson
 
 
 def connect_listener(path: str) -> int:

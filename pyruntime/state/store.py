@@ -20,7 +20,7 @@ import fcntl
 import os
 import time
 
-from pyruntime import fastjson
+from pyruntime.startup import fastjson
 from pyruntime.errors import NotFound, StateError, UsageError, from_oserror
 from pyruntime.fileio import read_bytes, replace_file
 

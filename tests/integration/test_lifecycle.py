@@ -244,7 +244,7 @@ def test_version_is_runc_parseable():
 
 
 def test_the_launcher_reads_pyruntime_from_the_code_file(runtime, bundle):
-    """install.sh's launcher serves pyruntime's modules from the file `_codeblob` makes at
+    """install.sh's launcher serves pyruntime's modules from the file `startup.codeblob` makes at
     install (its descriptor stays open in the runtime; test_cve_2024_21626_fd_leak shows
     the container never gets it)."""
     with running_in_foreground(runtime, bundle, "sleep", "10") as (proc, cid):

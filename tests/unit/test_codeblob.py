@@ -1,4 +1,4 @@
-"""pyruntime._codeblob: modules come from the one code file, and never stale."""
+"""pyruntime.startup.codeblob: modules come from the one code file, and never stale."""
 from __future__ import annotations
 
 import os
@@ -24,21 +24,29 @@ def python(code: str, *path: str) -> str:
 
 def test_the_container_path_is_served_from_the_file(tmp_path):
     blob = str(tmp_path / "modules.marshal")
-    python(f"from pyruntime import _codeblob; _codeblob.build({os.path.join(ROOT, 'pyruntime')!r}, {blob!r})",
+    python(f"from pyruntime.startup import codeblob; codeblob.build({os.path.join(ROOT, 'pyruntime')!r}, {blob!r})",
            ROOT)
     out = python(f"""
-        from pyruntime import _codeblob
-        assert _codeblob.install({blob!r})
+        import builtins
+        compiled, real_compile = [], builtins.compile
+        def counting_compile(source, filename, *args, **kwargs):
+            compiled.append(filename)
+            return real_compile(source, filename, *args, **kwargs)
+        builtins.compile = counting_compile
+        from pyruntime.startup import codeblob
+        assert codeblob.install({blob!r})
         import pyruntime.lifecycle.create as m, pyruntime.model.config as c
         print(m.__spec__.loader.__name__)
         print(m.__file__)
-        print(len(_codeblob.dataclass_codes("pyruntime.model.config")))
+        print(len(codeblob.dataclass_codes("pyruntime.model.config")))
         print(c.User(uid=5) == c.User(uid=5), repr(c.User(uid=5)).startswith("User(uid=5,"))
+        print([f for f in compiled if str(f).startswith("<dataclass")])
         """, ROOT).split("\n")
     assert out[0] == "_Loader"
     assert out[1] == os.path.join(ROOT, "pyruntime", "lifecycle", "create.py")
     assert int(out[2]) > 5  # the model's dataclass __init__s came compiled too
     assert out[3] == "True True"
+    assert out[4] == "[]"  # the lean dataclass compiled none itself: install() told it where they are
 
 
 def test_a_changed_source_is_imported_from_the_source(tmp_path):
@@ -47,12 +55,12 @@ def test_a_changed_source_is_imported_from_the_source(tmp_path):
     (pkg / "__init__.py").write_text("")
     (pkg / "mod.py").write_text("VALUE = 'old'\n")
     blob = str(tmp_path / "modules.marshal")
-    python(f"from pyruntime import _codeblob; _codeblob.build({str(pkg)!r}, {blob!r})", ROOT, str(tmp_path))
+    python(f"from pyruntime.startup import codeblob; codeblob.build({str(pkg)!r}, {blob!r})", ROOT, str(tmp_path))
     check = f"""
-        from pyruntime import _codeblob
-        _codeblob.install({blob!r}, "blobby")
+        from pyruntime.startup import codeblob
+        codeblob.install({blob!r}, "blobby")
         import blobby.mod
-        print(blobby.mod.VALUE, blobby.mod.__spec__.loader is _codeblob._Loader)
+        print(blobby.mod.VALUE, blobby.mod.__spec__.loader is codeblob._Loader)
         """
     assert python(check, ROOT, str(tmp_path)).split() == ["old", "True"]
     (pkg / "mod.py").write_text("VALUE = 'newer'\n")
@@ -64,28 +72,28 @@ def test_a_file_made_for_another_copy_is_not_used(tmp_path):
     (other / "pyruntime").mkdir(parents=True)
     (other / "pyruntime" / "__init__.py").write_text("")
     blob = str(tmp_path / "modules.marshal")
-    python(f"from pyruntime import _codeblob; _codeblob.build({str(other / 'pyruntime')!r}, {blob!r})", ROOT)
+    python(f"from pyruntime.startup import codeblob; codeblob.build({str(other / 'pyruntime')!r}, {blob!r})", ROOT)
     out = python(f"""
-        from pyruntime import _codeblob
-        print(_codeblob.install({blob!r}))
+        from pyruntime.startup import codeblob
+        print(codeblob.install({blob!r}))
         """, ROOT)
     assert out.split() == ["False"]
 
 
 def test_a_truncated_file_is_not_used(tmp_path):
     blob = tmp_path / "modules.marshal"
-    python(f"from pyruntime import _codeblob; _codeblob.build({os.path.join(ROOT, 'pyruntime')!r}, {str(blob)!r})",
+    python(f"from pyruntime.startup import codeblob; codeblob.build({os.path.join(ROOT, 'pyruntime')!r}, {str(blob)!r})",
            ROOT)
     data = blob.read_bytes()
     blob.write_bytes(data[:-100])
-    assert python(f"from pyruntime import _codeblob; print(_codeblob.install({str(blob)!r}))", ROOT).split() == ["False"]
+    assert python(f"from pyruntime.startup import codeblob; print(codeblob.install({str(blob)!r}))", ROOT).split() == ["False"]
 
 
 def test_an_unreadable_file_changes_nothing(tmp_path):
     out = python(f"""
         import sys
-        from pyruntime import _codeblob
+        from pyruntime.startup import codeblob
         before = list(sys.meta_path)
-        print(_codeblob.install({str(tmp_path / 'missing')!r}), sys.meta_path == before)
+        print(codeblob.install({str(tmp_path / 'missing')!r}), sys.meta_path == before)
         """, ROOT)
     assert out.split() == ["False", "True"]

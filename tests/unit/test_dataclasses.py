@@ -1,11 +1,11 @@
-"""pyruntime._dataclasses behaves like the standard module for the subset the code uses."""
+"""pyruntime.startup.dataclass behaves like the standard module for the subset the code uses."""
 from __future__ import annotations
 
 import dataclasses as std
 
 import pytest
 
-from pyruntime import _dataclasses as ours
+from pyruntime.startup import dataclass as ours
 
 
 def shapes(mod):

@@ -18,7 +18,7 @@ PKG = os.path.join(REPO, "pyruntime")
 # cgroup mount follows the host's cgroup layout) and process (launching loads the seccomp
 # filter last, and joins the resctrl group).
 LAYERS = {
-    "errors": 0, "fastjson": 0, "fileio": 0, "fdpass": 0, "_dataclasses": 0, "_codeblob": 0, "log": 0, "kernel": 0, "_kernel": 0,
+    "startup": 0, "errors": 0, "fileio": 0, "fdpass": 0, "log": 0, "kernel": 0, "_kernel": 0,
     "linux": 0, "safefs": 0,
     "_seccomp": 0, "__init__": 0,
     "model": 1,
@@ -161,7 +161,7 @@ def test_create_path_imports_no_heavy_modules(tmp_path):
         "from pyruntime.lifecycle import boundary; boundary.preload_for_init(plan)")
     top = {m.split(".")[0] for m in loaded}
     # beyond the heavy ones: re (~5 ms with its compiler), dataclasses and contextlib (with
-    # collections, functools, enum): pyruntime has lean stand-ins (model/patterns, _dataclasses, lifecycle/undo)
+    # collections, functools, enum): pyruntime has lean stand-ins (model/patterns, startup/dataclass, lifecycle/undo)
     # and importlib (with warnings), _socket and struct: each a measurable share of a container start
     lean = HEAVY | {"re", "dataclasses", "contextlib", "collections", "functools", "enum", "copy",
                     "importlib", "warnings", "_socket", "struct"}

@@ -16,16 +16,17 @@ behaviour.
 
 Only ``__init__`` is generated per class (it is the one method on a hot path);
 the others are shared functions that read ``__match_args__``. The generated
-code is compiled at install into pyruntime's code file (see ``_codeblob``),
+code is compiled at install into pyruntime's code file (see ``codeblob``),
 keyed by the class's shape (frozen, field names and kinds of default), which
 is all the source depends on, so a changed class just misses and is compiled
 on the spot.
 """
 from __future__ import annotations
 
-from pyruntime import _codeblob
 
 _by_module: dict[str, dict] = {}  # module -> {__init__ source: code}
+# where compiled __init__ methods are kept: codeblob.install() says (no import of it here)
+_stored = None
 
 
 class _Missing:
@@ -185,7 +186,7 @@ def _process(cls, frozen: bool):
 def _compiled(module: str, shape: tuple):
     codes = _by_module.get(module)
     if codes is None:
-        codes = _by_module[module] = _codeblob.dataclass_codes(module)
+        codes = _by_module[module] = _stored(module) if _stored is not None else {}
     code = codes.get(shape)
     if code is None:
         code = codes[shape] = compile(_init_source(shape), f"<dataclass {module}>", "exec")
@@ -193,5 +194,11 @@ def _compiled(module: str, shape: tuple):
 
 
 def compiled_by_module() -> dict[str, dict]:
-    """Every ``__init__`` made so far, for ``_codeblob.build``."""
+    """Every ``__init__`` made so far, for ``codeblob.build``."""
     return _by_module
+
+
+def use_stored(lookup) -> None:
+    """``lookup(module)``: the compiled ``__init__`` methods of ``module``, by shape (codeblob's)."""
+    global _stored
+    _stored = lookup

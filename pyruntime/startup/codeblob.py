@@ -10,7 +10,7 @@ at start, then each module's marshalled code, read with one ``pread`` when
 it is imported, so the ~40 modules a container start does not need cost
 neither reading nor memory (and every page of memory a command touches is a
 page fault, and a page copied when it forks). The file also holds each
-module's dataclass ``__init__`` code (see ``_dataclasses``), made by
+module's dataclass ``__init__`` code (see ``dataclass``), made by
 importing every module once at build time. Its descriptor stays open
 (close-on-exec) in the runtime's own process; a child that enters a container
 closes it first (``close``, from ``lifecycle.boundary``), so no container
@@ -113,6 +113,8 @@ def install(path: str = PATH, package: str = "pyruntime") -> bool:
     _fd, _base, _path = fd, _HEADER + size, path
     _entries.update(entries)
     sys.meta_path.insert(0, _Finder)
+    from pyruntime.startup import dataclass
+    dataclass.use_stored(dataclass_codes)
     return True
 
 
@@ -129,7 +131,7 @@ def close() -> None:
 
 def build(package_dir: str, path: str = PATH) -> int:
     """Compile every module under ``package_dir`` (the ``pyruntime`` directory) into ``path``."""
-    from pyruntime import _dataclasses
+    from pyruntime.startup import dataclass
     names = _module_names(package_dir)
     for name in names:
         if not name.startswith(_LEFT_OUT):
@@ -137,7 +139,7 @@ def build(package_dir: str, path: str = PATH) -> int:
                 __import__(name)  # runs every @dataclass, so its __init__ is compiled
             except ImportError:
                 pass  # an optional dependency missing: its code is still compiled below
-    inits = _dataclasses.compiled_by_module()
+    inits = dataclass.compiled_by_module()
     entries, payload = {}, bytearray()
 
     def add(data: bytes) -> tuple[int, int]:
