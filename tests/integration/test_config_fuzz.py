@@ -16,17 +16,28 @@ from hypothesis import HealthCheck, given, settings
 from mutations import mutated
 
 
-def test_mutated_configs_fail_cleanly(runtime, bundle):
+def for_each_mutation(bundle, examples: int):
+    """Run the decorated check on ``examples`` seeded mutations of the bundle's config, each written
+    to the bundle's config.json first."""
     bundle.set_args("true")
     with open(os.path.join(bundle.path, "config.json")) as f:
         base = json.load(f)
 
-    @settings(max_examples=60, derandomize=True, deadline=None, database=None,
-              suppress_health_check=list(HealthCheck))
-    @given(mutated(base))
+    def wrap(check):
+        @settings(max_examples=examples, derandomize=True, deadline=None, database=None,
+                  suppress_health_check=list(HealthCheck))
+        @given(mutated(base))
+        def each(doc):
+            with open(os.path.join(bundle.path, "config.json"), "w") as f:
+                json.dump(doc, f)
+            check(doc)
+        return each
+    return wrap
+
+
+def test_mutated_configs_fail_cleanly(runtime, bundle):
+    @for_each_mutation(bundle, 60)
     def check(doc):
-        with open(os.path.join(bundle.path, "config.json"), "w") as f:
-            json.dump(doc, f)
         cid = runtime.new_id("fz")
         proc = runtime.run("run", "--bundle", bundle.path, cid, timeout=20, input=b"")
         err = proc.stderr.decode(errors="replace")
@@ -46,16 +57,8 @@ def test_mutated_configs_fail_cleanly(runtime, bundle):
 def test_the_standard_validator_switch_gives_the_same_answers(runtime, bundle):
     """PYRUNTIME_VALIDATOR=jsonschema (the standard module in place of the generated check): the
     same exit status and the same lines for the same mutated configs."""
-    bundle.set_args("true")
-    with open(os.path.join(bundle.path, "config.json")) as f:
-        base = json.load(f)
-
-    @settings(max_examples=25, derandomize=True, deadline=None, database=None,
-              suppress_health_check=list(HealthCheck))
-    @given(mutated(base))
+    @for_each_mutation(bundle, 25)
     def check(doc):
-        with open(os.path.join(bundle.path, "config.json"), "w") as f:
-            json.dump(doc, f)
         answers = []
         for env in ({}, {"PYRUNTIME_VALIDATOR": "jsonschema"}):
             cid = runtime.new_id("sw")
