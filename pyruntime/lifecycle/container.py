@@ -30,6 +30,26 @@ class Container:
             self._manager = cgroups.from_record(self.record.cgroup)
         return self._manager
 
+    def hooks(self, step: str) -> tuple:
+        """The ``poststart`` or ``poststop`` hooks create decided on (a record from before it kept
+        them: read from its config, once, here)."""
+        decided = self.record.decided
+        if step in decided:
+            if not decided[step]:
+                return ()  # the usual case, and the model is not imported for it (start is a quick verb)
+            from pyruntime.model.config import Hook
+            return tuple(Hook(h["path"], tuple(h["args"]), tuple(h["env"]), h["timeout"]) for h in decided[step])
+        from pyruntime.model import parse
+        raw = {"poststart": "poststart", "poststop": "poststop"}[step]
+        return getattr(parse.hooks({raw: (self.record.config.get("hooks") or {}).get(raw)}), step)
+
+    def has_mount_namespace(self) -> bool:
+        decided = self.record.decided
+        if "mount_namespace" in decided:
+            return decided["mount_namespace"]
+        namespaces = (self.record.config.get("linux") or {}).get("namespaces") or ()  # an older record
+        return any(n.get("type") == "mount" for n in namespaces)
+
     def init_alive(self) -> bool:
         r = self.record
         return r is not None and procinfo.is_running(r.pid, r.pid_start)

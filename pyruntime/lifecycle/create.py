@@ -152,7 +152,16 @@ def _record(plan: ContainerPlan, raw_config: dict, cgroup: dict, pid: int = 0, r
     return ContainerRecord(
         id=plan.id, bundle=plan.options.bundle, rootfs=plan.rootfs, created=created or rfc3339_now(),
         pid=pid, pid_start=procinfo.start_time(pid) if pid else None, config=raw_config, cgroup=cgroup,
-        systemd_cgroup=plan.options.systemd_cgroup, owner=os.getuid(), resctrl=resctrl, creating=creating)
+        systemd_cgroup=plan.options.systemd_cgroup, owner=os.getuid(), resctrl=resctrl, creating=creating,
+        decided=decisions(plan))
+
+
+def decisions(plan: ContainerPlan) -> dict:
+    """What start and delete act on (see ContainerRecord.decided), from the plan."""
+    def hooks(which) -> list[dict]:
+        return [{"path": h.path, "args": list(h.args), "env": list(h.env), "timeout": h.timeout} for h in which]
+    return {"mount_namespace": plan.ns.has("mount"), "poststart": hooks(plan.spec.hooks.poststart),
+            "poststop": hooks(plan.spec.hooks.poststop)}
 
 
 def _make_cgroup(plan: ContainerPlan, manager, undo):

@@ -75,7 +75,7 @@ def delete(c: Container, force: bool = False) -> None:
             resctrl.remove(c.record.resctrl)
         except PyruntimeError as exc:
             errors.append(str(exc))
-    if c.record is not None and not _has_mount_namespace(c.record.config):
+    if c.record is not None and not c.has_mount_namespace():
         from pyruntime.rootfs.pivot import unmount_below
         unmount_below(c.record.rootfs)
     if c.record is not None and status != CREATING:
@@ -102,10 +102,6 @@ def _salvage(c: Container) -> None:
                 "default; a cgroupsPath of its own or mounts outside a mount namespace are unknown")
 
 
-def _has_mount_namespace(config: dict) -> bool:
-    return any(n.get("type") == "mount" for n in (config.get("linux") or {}).get("namespaces") or ())
-
-
 def _wait_gone(c: Container, timeout: float = 5.0) -> None:
     import time
     deadline = time.monotonic() + timeout
@@ -114,10 +110,8 @@ def _wait_gone(c: Container, timeout: float = 5.0) -> None:
 
 
 def _run_poststop(c: Container) -> None:
-    raw = (c.record.config.get("hooks") or {}).get("poststop")
-    if not raw:
+    hooks = c.hooks("poststop")
+    if not hooks:
         return
-    from pyruntime.model import parse
     from pyruntime.process.hooks import run_all_warn
-    run_all_warn(parse.hooks({"poststop": raw}).poststop, c.hook_state(STOPPED), "poststop",
-                 log.warning)
+    run_all_warn(hooks, c.hook_state(STOPPED), "poststop", log.warning)

@@ -60,7 +60,7 @@ def start(c: Container) -> None:
     require(c.status(), "start", c.id)
     release_init(c)
     log.info(f"started container {c.id}")
-    hooks = _poststart_hooks(c)
+    hooks = c.hooks("poststart")
     if hooks:
         from pyruntime.process.hooks import run_all
         try:
@@ -75,9 +75,3 @@ def start(c: Container) -> None:
             raise
 
 
-def _poststart_hooks(c: Container):
-    raw = (c.record.config.get("hooks") or {}).get("poststart")
-    if not raw:
-        return ()
-    from pyruntime.model import parse
-    return parse.hooks({"poststart": raw}).poststart

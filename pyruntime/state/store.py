@@ -55,14 +55,14 @@ class ContainerRecord:
     """
 
     FIELDS = ("id", "bundle", "rootfs", "created", "pid", "pid_start", "config", "cgroup",
-              "systemd_cgroup", "owner", "resctrl", "creating")
+              "systemd_cgroup", "owner", "resctrl", "creating", "decided")
     __slots__ = FIELDS
 
     def __init__(self, id: str, bundle: str, rootfs: str, created: str, pid: int = 0,
                  pid_start: int | None = None, config: dict | None = None,
                  cgroup: dict | None = None, systemd_cgroup: bool = False,
                  rootless: bool = False, owner: int = 0, resctrl: dict | None = None,
-                 creating: bool = False):
+                 creating: bool = False, decided: dict | None = None):
         self.id, self.bundle, self.rootfs, self.created = id, bundle, rootfs, created
         self.pid = pid
         self.pid_start = pid_start          # /proc/<pid>/stat starttime: detects pid reuse
@@ -73,6 +73,9 @@ class ContainerRecord:
         # written before any cgroup or process exists: what a create will make, so that
         # delete can remove it all if the create is killed (then pid is 0)
         self.creating = creating
+        # what create decided that later commands act on, so that they never parse the config
+        # again: "mount_namespace" (bool), "poststart" and "poststop" (hooks, as Hook fields)
+        self.decided = decided or {}
 
     def to_dict(self) -> dict:
         return {name: getattr(self, name) for name in self.FIELDS}
