@@ -31,6 +31,10 @@ class BaseManager:
         """The directory whose cgroup.procs lists the container's processes."""
         raise NotImplementedError
 
+    def unified_dir(self) -> str:
+        """The container's cgroup v2 directory ("" on a v1 host without a unified hierarchy)."""
+        raise NotImplementedError
+
     def exists(self) -> bool:
         return any(os.path.isdir(d) for d in self.dirs())
 

@@ -37,6 +37,9 @@ class V1Manager(BaseManager):
         mount = self.layout.v1.get(controller)
         return mount + self.path if mount else None
 
+    def unified_dir(self) -> str:
+        return self.layout.unified + self.path if self.layout.unified else ""
+
     def main_dir(self) -> str:
         return self.dir_of("pids") or self.dir_of("freezer") or self.dirs()[0]
 

@@ -34,6 +34,9 @@ class V2Manager(BaseManager):
     def main_dir(self) -> str:
         return self.unified + self.path
 
+    def unified_dir(self) -> str:
+        return self.unified + self.path
+
     def create(self) -> None:
         self.created += fs.make_dirs(self.main_dir(), self.unified)
 

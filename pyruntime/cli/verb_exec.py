@@ -101,8 +101,6 @@ def run(ctx, verb: str, argv: list[str]) -> int:
 
 def _exec(ctx, opts: dict, args: list[str]) -> int:
     from pyruntime.lifecycle import exec as execmod
-    from pyruntime.model import parse as modelparse
-    from pyruntime.process import caps as capsmod
     from pyruntime.process.attributes import check_lsm
     from pyruntime.state.status import PAUSED, require
     c = open_container(ctx, args[0])
@@ -112,26 +110,11 @@ def _exec(ctx, opts: dict, args: list[str]) -> int:
             require(status, "exec", c.id)
         process = build_process(c, opts, args[1:])
         check_lsm(process)  # here, on the host: the process could not even look once inside
-        spec = modelparse.spec(c.record.config)
-        held = -1 if spec.linux.namespace("user") else capsmod.held_by_runtime()
-        caps, warnings = capsmod.plan(process.capabilities, held=held)
+        plan, warnings = execmod.plan_for(c, process, opts["cgroup"], console_socket=opts["console_socket"],
+                                          preserve_fds=opts["preserve_fds"], detach=opts["detach"],
+                                          pid_file=opts["pid_file"])
         for warning in warnings:
             log.warning(warning)
-        manager = c.manager()
-        cgroup_dirs, unified = (), ""
-        if manager is not None:
-            desc = manager.describe()
-            unified = (desc.get("unified") or "") + desc["path"] if desc.get("unified") else ""
-            cgroup_dirs = tuple(d for d in manager.dirs() if not unified or d != unified)
-            if opts["cgroup"]:
-                if not unified:
-                    raise UsageError("--cgroup needs a cgroup v2 hierarchy")
-                unified = f"{unified}/{opts['cgroup'].split(':')[-1].strip('/')}"
-        plan = execmod.ExecPlan(
-            spec=spec, process=process, caps=caps, init_pid=c.record.pid,
-            cgroup_dirs=cgroup_dirs, unified_dir=unified, self_join=not spec.linux.namespace("user"),
-            console_socket=opts["console_socket"], preserve_fds=opts["preserve_fds"],
-            detach=opts["detach"], pid_file=opts["pid_file"], resctrl=c.record.resctrl)
         return execmod.run(c, plan)
     finally:
         c.dir.close()

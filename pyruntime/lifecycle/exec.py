@@ -18,7 +18,7 @@ import os
 
 from pyruntime import log
 from pyruntime.startup.dataclass import dataclass, field
-from pyruntime.errors import PyruntimeError
+from pyruntime.errors import PyruntimeError, UsageError
 from pyruntime.cgroups import fs
 from pyruntime.kernel import proc
 from pyruntime.lifecycle import boundary, sync
@@ -44,6 +44,28 @@ class ExecPlan:
     detach: bool = False
     pid_file: str = ""
     resctrl: dict = field(default_factory=dict)  # the container's resctrl state (linux.intelRdt)
+
+
+def plan_for(c: Container, process: Process, sub_cgroup: str = "", **options) -> tuple[ExecPlan, list[str]]:
+    """(exec's plan, warnings) from the container's record: its spec, its cgroup as its manager
+    gives it, its resctrl group. ``sub_cgroup``: --cgroup (v2: a path below the container's)."""
+    from pyruntime.model import parse
+    spec = parse.spec(c.record.config)  # validated by the create that wrote it
+    held = -1 if spec.linux.namespace("user") else capsmod.held_by_runtime()
+    caps, warnings = capsmod.plan(process.capabilities, held=held)
+    manager = c.manager()
+    cgroup_dirs, unified = (), ""
+    if manager is not None:
+        unified = manager.unified_dir()
+        cgroup_dirs = tuple(d for d in manager.dirs() if d != unified)
+        if sub_cgroup:
+            if not unified:
+                raise UsageError("--cgroup needs a cgroup v2 hierarchy")
+            unified = f"{unified}/{sub_cgroup.split(':')[-1].strip('/')}"
+    plan = ExecPlan(spec=spec, process=process, caps=caps, init_pid=c.record.pid, cgroup_dirs=cgroup_dirs,
+                    unified_dir=unified, self_join=not spec.linux.namespace("user"), resctrl=c.record.resctrl,
+                    **options)
+    return plan, warnings
 
 
 def run(c: Container, plan: ExecPlan) -> int:

@@ -89,3 +89,16 @@ def test_unified_refused_on_v1_and_bad_keys_on_v2():
         v1_writes(resources({"unified": {"memory.high": "1"}}))
     with pytest.raises(ConfigError, match="not a cgroup v2 interface file"):
         v2_writes(resources({"unified": {"../x": "1"}}))
+
+
+def test_the_unified_directory_exec_is_born_in():
+    """exec's plan asks the manager, not its description, where the container's cgroup v2 directory is."""
+    from pyruntime import cgroups
+    from pyruntime.cgroups.layout import Layout
+    v2 = cgroups.for_container(Layout("v2", {}, "/sys/fs/cgroup"), "/pyruntime/c1")
+    hybrid = cgroups.for_container(Layout("hybrid", {"pids": "/sys/fs/cgroup/pids"}, "/sys/fs/cgroup/unified"),
+                                   "/pyruntime/c1")
+    v1 = cgroups.for_container(Layout("v1", {"pids": "/sys/fs/cgroup/pids"}, ""), "/pyruntime/c1")
+    assert v2.unified_dir() == "/sys/fs/cgroup/pyruntime/c1"
+    assert hybrid.unified_dir() == "/sys/fs/cgroup/unified/pyruntime/c1" and v1.unified_dir() == ""
+    assert cgroups.from_record(hybrid.describe()).unified_dir() == hybrid.unified_dir()
