@@ -102,12 +102,9 @@ def run(ctx, verb: str, argv: list[str]) -> int:
 def _exec(ctx, opts: dict, args: list[str]) -> int:
     from pyruntime.lifecycle import exec as execmod
     from pyruntime.process.attributes import check_lsm
-    from pyruntime.state.status import PAUSED, require
     c = open_container(ctx, args[0])
     try:
-        status = c.status()
-        if not (status == PAUSED and opts["ignore_paused"]):
-            require(status, "exec", c.id)
+        execmod.check_status(c, opts["ignore_paused"])
         process = build_process(c, opts, args[1:])
         check_lsm(process)  # here, on the host: the process could not even look once inside
         plan, warnings = execmod.plan_for(c, process, opts["cgroup"], console_socket=opts["console_socket"],

@@ -83,58 +83,18 @@ def read_document(source: str) -> dict:
     return read_json(source, "resources")
 
 
-def merge(old: dict, new: dict) -> dict:
-    out = dict(old)
-    for key, value in new.items():
-        out[key] = merge(out.get(key) or {}, value) if isinstance(value, dict) and key != "unified" else value
-    return out
-
-
-def _update_rdt(c, rdt: dict) -> None:
-    from pyruntime import resctrl
-    from pyruntime.model.tuning import IntelRdt
-    if not c.record.resctrl:
-        raise UsageError(f"container {c.id} has no linux.intelRdt: its schemata cannot be updated")
-    # the same checks as in config.json
-    resctrl.plan(IntelRdt(l3_cache_schema=rdt.get("l3CacheSchema", ""),
-                          mem_bw_schema=rdt.get("memBwSchema", "")), c.id)
-    resctrl.update(c.record.resctrl, tuple(v for v in (rdt.get("l3CacheSchema"), rdt.get("memBwSchema")) if v))
-
-
 def run(ctx, verb: str, argv: list[str]) -> int:
-    from pyruntime.model import parse as modelparse, validate
-    from pyruntime.state.status import require
+    from pyruntime.lifecycle.update import update
+    from pyruntime.model import validate
     opts, args = parse(FLAGS, argv, verb)
     need_args(args, 1, "update <container-id>")
     doc = read_document(opts["resources"]) if opts["resources"] else document_from_flags(opts)
     validate.check_schema(doc, "resources", wrap="linux.resources")
+    rdt = {k: opts[o] for k, o in (("l3CacheSchema", "l3_cache_schema"), ("memBwSchema", "mem_bw_schema"))
+           if opts[o]}
     c = open_container(ctx, args[0])
     try:
-        require(c.status(), "update", c.id)
-        manager = c.manager()
-        if manager is None:
-            raise UsageError(f"container {c.id} has no cgroup to update")
-        res = modelparse.resources(doc)
-        problems = validate.resource_problems(res)
-        if problems:
-            from pyruntime.errors import ConfigError
-            raise ConfigError(problems, "resources")
-        if res.devices:  # the rules every container needs come along, as at create
-            from pyruntime.startup.dataclass import replace
-            from pyruntime.cgroups.devices import effective_rules
-            res = replace(res, devices=effective_rules(res.devices, modelparse.spec(c.record.config).linux.devices))
-        manager.apply(res, updating=True)
-        config = dict(c.record.config)
-        linux = dict(config.get("linux") or {})
-        linux["resources"] = merge(linux.get("resources") or {}, doc)
-        rdt = {k: opts[o] for k, o in (("l3CacheSchema", "l3_cache_schema"), ("memBwSchema", "mem_bw_schema"))
-               if opts[o]}
-        if rdt:
-            _update_rdt(c, rdt)
-            linux["intelRdt"] = {**(linux.get("intelRdt") or {}), **rdt}
-        config["linux"] = linux
-        c.record.config = config
-        c.dir.write(c.record)
+        update(c, doc, rdt)
     finally:
         c.dir.close()
     return 0

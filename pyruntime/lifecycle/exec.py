@@ -46,6 +46,14 @@ class ExecPlan:
     resctrl: dict = field(default_factory=dict)  # the container's resctrl state (linux.intelRdt)
 
 
+def check_status(c: Container, ignore_paused: bool = False) -> None:
+    """A process is executed in a running container (or a paused one, with --ignore-paused)."""
+    from pyruntime.state.status import PAUSED, require
+    status = c.status()
+    if not (status == PAUSED and ignore_paused):
+        require(status, "exec", c.id)
+
+
 def plan_for(c: Container, process: Process, sub_cgroup: str = "", **options) -> tuple[ExecPlan, list[str]]:
     """(exec's plan, warnings) from the container's record: its spec, its cgroup as its manager
     gives it, its resctrl group. ``sub_cgroup``: --cgroup (v2: a path below the container's)."""

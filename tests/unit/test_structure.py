@@ -96,6 +96,14 @@ def test_plans_never_import_the_kernel_calls():
     assert wrong == []
 
 
+def test_the_cli_leaves_status_checks_to_the_lifecycle():
+    """Which status allows which verb is decided in lifecycle/ (require), never in cli/."""
+    wrong = [rel for rel, path in modules() if rel.startswith("cli" + os.sep)
+             and any(isinstance(n, ast.ImportFrom) and n.module == "pyruntime.state.status"
+                     and any(a.name == "require" for a in n.names) for n in ast.walk(ast.parse(open(path).read())))]
+    assert wrong == []
+
+
 def test_nothing_imports_the_cli():
     wrong = [(rel, target) for rel, path in modules() if not rel.startswith("cli" + os.sep)
              for target in imported(path) if target.split(".")[1:2] == ["cli"]]
