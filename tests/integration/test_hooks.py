@@ -128,38 +128,33 @@ def test_failing_poststop_warns_and_continues(runtime, bundle, tmp_path):
                for e in entries)
 
 
-def _edit_state(runtime, cid: str, change) -> None:
+def hooks_run_after_editing_the_state(runtime, bundle, tmp_path, change) -> str:
+    """Create a container with a poststart and a poststop hook, apply ``change`` to its state.json,
+    start and delete it; what the hooks wrote, in order."""
+    marks = tmp_path / "marks"
+    install_hooks(bundle, tmp_path, poststart=[{"path": "/bin/sh", "args": ["sh", "-c", f"echo start >> {marks}"]}],
+                  poststop=[{"path": "/bin/sh", "args": ["sh", "-c", f"echo stop >> {marks}"]}])
+    bundle.set_args("sleep", "60")
+    cid = runtime.new_id()
+    runtime.run("create", "--bundle", bundle.path, cid, check=True)
     path = os.path.join(runtime.root, cid, "state.json")
     with open(path) as f:
         record = json.load(f)
     change(record)
     with open(path, "w") as f:
         json.dump(record, f)
+    runtime.run("start", cid, check=True)
+    runtime.run("delete", "--force", cid, check=True)
+    return marks.read_text()
 
 
 def test_start_and_delete_act_on_what_create_decided(runtime, bundle, tmp_path):
     """The record holds the hooks create decided on: start and delete run those, whatever the
     config copy in the state says later (they never parse it again)."""
-    marks = tmp_path / "marks"
-    install_hooks(bundle, tmp_path, poststart=[{"path": "/bin/sh", "args": ["sh", "-c", f"echo start >> {marks}"]}],
-                  poststop=[{"path": "/bin/sh", "args": ["sh", "-c", f"echo stop >> {marks}"]}])
-    bundle.set_args("sleep", "60")
-    cid = runtime.new_id()
-    runtime.run("create", "--bundle", bundle.path, cid, check=True)
-    _edit_state(runtime, cid, lambda r: r["config"].pop("hooks"))
-    runtime.run("start", cid, check=True)
-    runtime.run("delete", "--force", cid, check=True)
-    assert marks.read_text() == "start\nstop\n"
+    assert hooks_run_after_editing_the_state(runtime, bundle, tmp_path,
+                                             lambda r: r["config"].pop("hooks")) == "start\nstop\n"
 
 
 def test_a_record_from_before_decisions_were_kept_still_runs_its_hooks(runtime, bundle, tmp_path):
-    marks = tmp_path / "marks"
-    install_hooks(bundle, tmp_path, poststart=[{"path": "/bin/sh", "args": ["sh", "-c", f"echo start >> {marks}"]}],
-                  poststop=[{"path": "/bin/sh", "args": ["sh", "-c", f"echo stop >> {marks}"]}])
-    bundle.set_args("sleep", "60")
-    cid = runtime.new_id()
-    runtime.run("create", "--bundle", bundle.path, cid, check=True)
-    _edit_state(runtime, cid, lambda r: r.pop("decided"))  # as an earlier pyruntime wrote it
-    runtime.run("start", cid, check=True)
-    runtime.run("delete", "--force", cid, check=True)
-    assert marks.read_text() == "start\nstop\n"
+    # as an earlier pyruntime wrote it: no "decided"
+    assert hooks_run_after_editing_the_state(runtime, bundle, tmp_path, lambda r: r.pop("decided")) == "start\nstop\n"
