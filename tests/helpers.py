@@ -92,6 +92,15 @@ class Runtime:
     def state(self, cid: str) -> dict:
         return json.loads(self.output("state", cid))
 
+    def edit_record(self, cid: str, change) -> None:
+        """Apply ``change`` to the container's state.json (the record later verbs read)."""
+        path = os.path.join(self.root, cid, "state.json")
+        with open(path) as f:
+            record = json.load(f)
+        change(record)
+        with open(path, "w") as f:
+            json.dump(record, f)
+
     def cleanup(self) -> None:
         for cid in self.created:
             subprocess.run(self.cmd("delete", "--force", cid), stdout=subprocess.DEVNULL,

@@ -27,11 +27,16 @@ DEFAULT_ALLOWED = (
 )
 
 
+def every_container(nodes: tuple[Device, ...] = ()) -> tuple[DeviceRule, ...]:
+    """The rules that follow whatever a config (or an update) sets: the defaults, then the
+    container's ``linux.devices`` nodes."""
+    return DEFAULT_ALLOWED + tuple(DeviceRule(True, d.type if d.type != "u" else "c", d.major, d.minor, "rwm")
+                                   for d in nodes if d.type != "p")
+
+
 def effective_rules(configured: tuple[DeviceRule, ...], nodes: tuple[Device, ...] = ()) -> tuple[DeviceRule, ...]:
     """The full ordered rule list for a container."""
-    extra = tuple(DeviceRule(True, d.type if d.type != "u" else "c", d.major, d.minor, "rwm")
-                  for d in nodes if d.type != "p")
-    return tuple(configured) + DEFAULT_ALLOWED + extra
+    return tuple(configured) + every_container(nodes)
 
 
 def rule_line(rule: DeviceRule) -> str:

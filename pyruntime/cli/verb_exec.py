@@ -46,7 +46,8 @@ def build_process(c, opts: dict, args: list[str]):
         return process
     if not args:
         raise UsageError('"exec" needs a command to run, or --process FILE')
-    base = dict(c.record.config.get("process") or {})
+    from pyruntime.lifecycle.exec import base_process
+    base = dict(base_process(c))
     base["args"] = args
     base["terminal"] = opts["tty"]
     base.pop("consoleSize", None)
@@ -101,12 +102,10 @@ def run(ctx, verb: str, argv: list[str]) -> int:
 
 def _exec(ctx, opts: dict, args: list[str]) -> int:
     from pyruntime.lifecycle import exec as execmod
-    from pyruntime.process.attributes import check_lsm
     c = open_container(ctx, args[0])
     try:
         execmod.check_status(c, opts["ignore_paused"])
         process = build_process(c, opts, args[1:])
-        check_lsm(process)  # here, on the host: the process could not even look once inside
         plan, warnings = execmod.plan_for(c, process, opts["cgroup"], console_socket=opts["console_socket"],
                                           preserve_fds=opts["preserve_fds"], detach=opts["detach"],
                                           pid_file=opts["pid_file"])

@@ -13,7 +13,7 @@ def features() -> dict:
     from pyruntime import SPEC_VERSION, __version__
     from pyruntime.model.names import CAPABILITIES
     from pyruntime.namespaces.plan import FLAGS as NAMESPACES
-    from pyruntime.process.attributes import MPOL_FLAGS, MPOL_MODE
+    from pyruntime.process.plan import MPOL_FLAGS, MPOL_MODE
     from pyruntime.rootfs.options import ALL_OPTIONS
     from pyruntime.seccomp.compile import FILTER_FLAGS, OPS
     from pyruntime.model._schema_doc import SCHEMA

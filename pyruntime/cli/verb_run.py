@@ -28,7 +28,7 @@ def run(ctx, verb: str, argv: list[str]) -> int:
     options = create_options(ctx, opts, args[0])
     plan, doc = load_plan(options)
     terminal_proxy = None
-    if plan.spec.process.terminal and not options.console_socket:
+    if plan.process.process.terminal and not options.console_socket:
         if opts["detach"]:
             from pyruntime.errors import UsageError
             raise UsageError("run -d with process.terminal needs --console-socket")

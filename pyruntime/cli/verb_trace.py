@@ -86,7 +86,7 @@ def _traced_run(ctx, run_opts: dict, container_id: str):
     from pyruntime.trace.tracer import Tracer
     options = create_options(ctx, run_opts, container_id)
     plan, doc = load_plan(options, amend=_traced_filter)
-    if plan.spec.process.terminal and not options.console_socket:
+    if plan.process.process.terminal and not options.console_socket:
         raise UsageError("trace with process.terminal needs --console-socket")
     proc.prctl(proc.PR_SET_CHILD_SUBREAPER, 1)  # the init is our child: we trace it and reap it
     store = ctx.store()

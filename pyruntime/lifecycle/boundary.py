@@ -62,9 +62,9 @@ def crossed() -> bool:
     return _RefuseImports in sys.meta_path
 
 
-def _process_needs(spec, process) -> list[str]:
-    """Modules the last steps of a container process (init or exec) need for this config."""
-    seccomp = spec.linux.seccomp
+def _process_needs(pp) -> list[str]:
+    """Modules the last steps of a container process (init or exec) need for its plan."""
+    seccomp, process = pp.seccomp, pp.process
     needs = []
     if process.terminal or (seccomp is not None and seccomp.listener_path):
         needs.append("pyruntime.process.console")  # and fdpass: the pty master, the notify fd
@@ -77,14 +77,13 @@ def _process_needs(spec, process) -> list[str]:
 
 def preload_for_init(plan) -> None:
     """Import, in the parent before fork, what this config needs later in the init."""
-    spec = plan.spec
-    needs = _process_needs(spec, spec.process)
-    hooks = spec.hooks
+    needs = _process_needs(plan.process)
+    hooks = plan.hooks
     if hooks.create_container or hooks.start_container:
         needs += ["subprocess", "pyruntime.process.hooks"]
     if plan.ns.creates("network"):
         needs.append("pyruntime.namespaces.loopback")
-    if spec.linux.sysctl:
+    if plan.sysctl:
         needs += ["pyruntime.namespaces.sysctl", "pyruntime.safefs.procfs"]
     options = [step.o for step in plan.mounts if getattr(step, "o", None) is not None]
     if any(o.tmpcopyup for o in options):
@@ -94,9 +93,9 @@ def preload_for_init(plan) -> None:
     _import_all(needs)
 
 
-def preload_for_exec(spec, process) -> None:
+def preload_for_exec(pp) -> None:
     """Import, in the parent before fork, what exec's process needs once it joined the container."""
-    _import_all(_process_needs(spec, process))
+    _import_all(_process_needs(pp))
 
 
 def _import_all(names: list[str]) -> None:

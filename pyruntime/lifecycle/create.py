@@ -15,7 +15,7 @@ from pyruntime.startup.dataclass import dataclass
 from pyruntime.errors import CgroupError, PyruntimeError
 from pyruntime.fileio import replace_file
 from pyruntime.lifecycle import boundary, init, stage1, sync
-from pyruntime.lifecycle.plan import ContainerPlan, CreateOptions, HostFacts, make_plan
+from pyruntime.lifecycle.plan import ContainerPlan, CreateOptions, make_plan
 from pyruntime.lifecycle.undo import Undo
 from pyruntime.namespaces import enter
 from pyruntime.process import rlimits
@@ -36,8 +36,8 @@ def load_plan(options: CreateOptions, amend=None) -> tuple[ContainerPlan, dict]:
     Nothing on the host changes here; every config error surfaces before create starts.
     ``amend``: a function that changes the document first (`trace` marks where seccomp goes).
     """
+    from pyruntime.lifecycle.host import probe
     from pyruntime.model import load_spec, read_json, spec_from_dict
-    from pyruntime.process.attributes import check_host_features
     bundle = options.bundle
     if not os.path.isdir(bundle):
         what = "does not exist" if not os.path.exists(bundle) else "is not a directory"
@@ -49,11 +49,11 @@ def load_plan(options: CreateOptions, amend=None) -> tuple[ContainerPlan, dict]:
         spec = spec_from_dict(doc)
     if not os.path.isdir(_rootfs_of(spec, bundle)):
         raise PyruntimeError(f"root.path: rootfs {_rootfs_of(spec, bundle)} does not exist or is not a directory")
-    check_host_features(spec)
-    from pyruntime.process.caps import held_by_runtime, last_cap
-    plan = make_plan(spec, options, HostFacts(cgroups.detect(), last_cap(), held_by_runtime(),
-                                              options.systemd_cgroup and cgroups.systemd_booted()))
-    return plan, doc
+    seccomp = None
+    if spec.linux.seccomp is not None:
+        from pyruntime.seccomp.compile import compile_profile
+        seccomp = compile_profile(spec.linux.seccomp)
+    return make_plan(spec, options, probe(spec, options), seccomp), doc
 
 
 def _rootfs_of(spec, bundle: str) -> str:
@@ -67,6 +67,9 @@ def create(store: Store, plan: ContainerPlan, raw_config: dict, console_fd: int 
     for warning in plan.warnings:
         log.warning(warning)
     with Undo() as undo:
+        # a path that is not the namespace it says is a config error: found before anything exists
+        opened = enter.open_joined(plan.ns) if plan.ns.join else []
+        undo.callback(_close_all, opened)
         cdir = store.create(plan.id)
         undo.callback(cdir.remove)
         undo.callback(cdir.close)
@@ -89,11 +92,11 @@ def create(store: Store, plan: ContainerPlan, raw_config: dict, console_fd: int 
         fds.no_cgroup = manager is None
         if any(getattr(s, "o", None) is not None and s.o.idmap for s in plan.mounts):
             from pyruntime.rootfs.idmap import prepare_trees
-            fds.idmap_trees = prepare_trees(plan.mounts, plan.spec.linux)
+            fds.idmap_trees = prepare_trees(plan.mounts)
             undo.callback(lambda: [_close_quietly(fd) for fd in fds.idmap_trees.values()])
         v1_dirs = tuple(m + plan.cgroup_path for m in plan.cgroup_layout.v1_mounts) \
             if plan.cgroup_self_join and manager is not None else ()
-        joined, fds.cgroupns = enter.split_cgroup(_open_joined(plan))
+        joined, fds.cgroupns = enter.split_cgroup(opened)
         parent, child = sync.Channel.pair()
         undo.callback(parent.close)
 
@@ -113,9 +116,7 @@ def create(store: Store, plan: ContainerPlan, raw_config: dict, console_fd: int 
         child.close()
         if cgroup_fd >= 0:
             os.close(cgroup_fd)
-        for _, fd in joined + [("cgroup", fds.cgroupns)]:
-            if fd >= 0:
-                os.close(fd)
+        _close_all(opened)
         kill_list = [first_pid]
         undo.callback(_kill_and_reap, kill_list)
 
@@ -123,7 +124,7 @@ def create(store: Store, plan: ContainerPlan, raw_config: dict, console_fd: int 
         resctrl_state = None
         if plan.resctrl is not None:  # the init waits on exec.fifo: nothing of the container runs yet
             from pyruntime import resctrl
-            resctrl_state = resctrl.apply(plan.resctrl, init_pid)
+            resctrl_state = resctrl.apply(plan.resctrl, init_pid, plan.resctrl_root)
             undo.callback(resctrl.remove, resctrl_state)
 
         record = _record(plan, raw_config, manager.describe() if manager is not None else {},
@@ -153,15 +154,20 @@ def _record(plan: ContainerPlan, raw_config: dict, cgroup: dict, pid: int = 0, r
         id=plan.id, bundle=plan.options.bundle, rootfs=plan.rootfs, created=created or rfc3339_now(),
         pid=pid, pid_start=procinfo.start_time(pid) if pid else None, config=raw_config, cgroup=cgroup,
         systemd_cgroup=plan.options.systemd_cgroup, owner=os.getuid(), resctrl=resctrl, creating=creating,
-        decided=decisions(plan))
+        decided=decisions(plan, raw_config.get("process") or {}))
 
 
-def decisions(plan: ContainerPlan) -> dict:
-    """What start and delete act on (see ContainerRecord.decided), from the plan."""
+def decisions(plan: ContainerPlan, process_doc: dict) -> dict:
+    """What start, delete, exec and update act on (see ContainerRecord.decided), from the plan."""
+    from pyruntime.lifecycle.exec import recorded
+
     def hooks(which) -> list[dict]:
         return [{"path": h.path, "args": list(h.args), "env": list(h.env), "timeout": h.timeout} for h in which]
-    return {"mount_namespace": plan.ns.has("mount"), "poststart": hooks(plan.spec.hooks.poststart),
-            "poststop": hooks(plan.spec.hooks.poststop)}
+    return {"mount_namespace": plan.ns.has("mount"), "poststart": hooks(plan.hooks.poststart),
+            "poststop": hooks(plan.hooks.poststop),
+            "exec": recorded(plan.process, plan.ns.has("user"), process_doc),
+            # [allow, type, major, minor, access]: what update adds to the rules it is given
+            "device_rules": [[r.allow, r.type, r.major, r.minor, r.access] for r in plan.cgroup_base_devices]}
 
 
 def _make_cgroup(plan: ContainerPlan, manager, undo):
@@ -173,59 +179,36 @@ def _make_cgroup(plan: ContainerPlan, manager, undo):
     except CgroupError as err:
         if not (plan.options.rootless and err.errno in (errno.EACCES, errno.EPERM, errno.EROFS)):
             raise
-        limits = _limits_set(plan.spec.linux.resources)
-        if plan.spec.linux.cgroups_path or limits:
-            what = f"{limits} limits" if limits else "linux.cgroupsPath"
-            raise CgroupError(f"linux.resources: cannot apply {what}: the container could not "
+        if plan.cgroup_required:
+            raise CgroupError(f"linux.resources: cannot apply {plan.cgroup_required}: the container could not "
                               f"create its cgroup ({err})") from None
         manager.destroy()  # what it made before it was refused
         log.warning(f"{err}: the container runs without a cgroup (rootless)")
         return None
-    manager.apply(_cgroup_resources(plan))
+    manager.apply(plan.cgroup_resources)
     return manager
-
-
-def _limits_set(resources) -> str:
-    """The resource limits a config sets, named by field ("" for none; device rules are not limits)."""
-    if resources is None:
-        return ""
-    from pyruntime.startup.dataclass import fields
-    return ", ".join(f.name for f in fields(resources)
-                     if f.name != "devices" and getattr(resources, f.name) not in (None, (), {}))
-
-
-def _cgroup_resources(plan: ContainerPlan):
-    """The config's resources with the device rules every container needs added."""
-    from pyruntime.startup.dataclass import replace
-    from pyruntime.cgroups.devices import effective_rules
-    from pyruntime.model.resources import Resources
-    res = plan.spec.linux.resources or Resources()
-    return replace(res, devices=effective_rules(res.devices, plan.spec.linux.devices))
 
 
 def _init_fds(plan: ContainerPlan, fifo_path: str, undo, console_fd: int = -1) -> init.InitFds:
     fds = init.InitFds(preserve=plan.options.preserve_fds)
     fds.exec_fifo = os.open(fifo_path, os.O_PATH | os.O_CLOEXEC)
     undo.callback(_close_quietly, fds.exec_fifo)
-    if plan.spec.process.terminal and console_fd >= 0:
+    terminal = plan.process.process.terminal
+    if terminal and console_fd >= 0:
         fds.console = os.dup(console_fd)
         undo.callback(_close_quietly, fds.console)
-    elif plan.spec.process.terminal:
+    elif terminal:
         if not plan.options.console_socket:
             raise PyruntimeError("process.terminal is true but no --console-socket was given")
         from pyruntime.process import console
         fds.console = console.connect(plan.options.console_socket)
         undo.callback(_close_quietly, fds.console)
-    seccomp = plan.spec.linux.seccomp
-    if seccomp is not None:
-        from pyruntime.seccomp.compile import compile_profile
-        fds.seccomp = compile_profile(seccomp)
-        if fds.seccomp.notify:
-            from pyruntime.seccomp.notify import agent_state, connect_listener
-            fds.notify = connect_listener(seccomp.listener_path)
-            undo.callback(_close_quietly, fds.notify)
-            fds.hook_state = agent_state(plan.id, plan.options.bundle, plan.spec.annotations,
-                                         seccomp.listener_metadata)
+    seccomp = plan.process.seccomp
+    if seccomp is not None and seccomp.program.notify:
+        from pyruntime.seccomp.notify import agent_state, connect_listener
+        fds.notify = connect_listener(seccomp.listener_path)
+        undo.callback(_close_quietly, fds.notify)
+        fds.hook_state = agent_state(plan.id, plan.options.bundle, plan.annotations, seccomp.listener_metadata)
     return fds
 
 
@@ -235,13 +218,6 @@ def _unified_dir_fd(plan: ContainerPlan) -> int:
     if not plan.cgroup_self_join or not unified:
         return -1
     return os.open(unified + plan.cgroup_path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-
-
-def _open_joined(plan: ContainerPlan):
-    if not plan.ns.join:
-        return []
-    index = {ns.type: i for i, ns in enumerate(plan.spec.linux.namespaces)}
-    return enter.open_joined(plan.ns, index)
 
 
 def _run_protocol(plan: ContainerPlan, manager, chan: sync.Channel, stage1_pid: int,
@@ -268,7 +244,7 @@ def _run_protocol(plan: ContainerPlan, manager, chan: sync.Channel, stage1_pid: 
     if stage1_pid >= 0:
         _reap(stage1_pid)
         kill_list.remove(stage1_pid)
-    hooks = plan.spec.hooks
+    hooks = plan.hooks
     if hooks.prestart or hooks.create_runtime:
         chan.expect(sync.Hooks)
         from pyruntime.process.hooks import run_all
@@ -298,6 +274,12 @@ def _kill_and_reap(pids: list[int]) -> None:
             os.waitpid(pid, 0)
         except ChildProcessError:
             pass  # the init is stage-1's child, not ours: it is reaped by our subreaper
+
+
+def _close_all(opened: list[tuple[str, int]]) -> None:
+    """Close the joined namespaces' fds once (the list is emptied: undo may call this again)."""
+    while opened:
+        os.close(opened.pop()[1])
 
 
 def _close_quietly(fd: int) -> None:

@@ -17,24 +17,25 @@ from __future__ import annotations
 import os
 
 from pyruntime import log
-from pyruntime.startup.dataclass import dataclass, field
+from pyruntime.startup.dataclass import dataclass, field, replace
 from pyruntime.errors import PyruntimeError, UsageError
 from pyruntime.cgroups import fs
 from pyruntime.kernel import proc
 from pyruntime.lifecycle import boundary, sync
 from pyruntime.lifecycle.stage1 import fork_after_report
 from pyruntime.lifecycle.container import Container
-from pyruntime.model.config import Process, Spec
+from pyruntime.model.config import Process
 from pyruntime.namespaces import enter
 from pyruntime.process import caps as capsmod, launch
+from pyruntime.process.plan import ProcessPlan
+from pyruntime.seccomp.compile import Program
 
 
 @dataclass(frozen=True)
 class ExecPlan:
     """One exec, fully decided in the parent."""
-    spec: Spec                 # the container's config (for linux-wide settings)
-    process: Process
-    caps: capsmod.CapPlan
+    process: ProcessPlan
+    container_id: str
     init_pid: int
     cgroup_dirs: tuple[str, ...]   # v1 directories the process moves itself into
     unified_dir: str               # the cgroup v2 directory it is born in ("" if none)
@@ -54,13 +55,60 @@ def check_status(c: Container, ignore_paused: bool = False) -> None:
         require(status, "exec", c.id)
 
 
+def recorded(pp: ProcessPlan, user_namespace: bool, process_doc: dict) -> dict:
+    """What exec needs of the container, from create's plan (ContainerRecord.decided["exec"]):
+    the process it starts from (the config's, as validated), and what every process of the
+    container takes: the user namespace, personality, memory policy and the compiled filter."""
+    seccomp = pp.seccomp
+    return {"process": process_doc, "user_namespace": user_namespace, "persona": pp.persona,
+            "memory_policy": list(pp.memory_policy) if pp.memory_policy is not None else None,
+            "seccomp": None if seccomp is None else {
+                "bpf": seccomp.program.bpf.hex(), "flags": seccomp.program.flags,
+                "notify": seccomp.program.notify, "listener_path": seccomp.listener_path,
+                "listener_metadata": seccomp.listener_metadata}}
+
+
+def base_process(c: Container) -> dict:
+    """The container's process document, which exec starts from (without --process)."""
+    return _recorded(c)["process"]
+
+
+def _recorded(c: Container) -> dict:
+    decided = c.record.decided.get("exec")
+    if decided is None:  # a record from before create kept it: worked out from its config, once, here
+        from pyruntime.model import parse
+        from pyruntime.process import plan as procplan
+        from pyruntime.seccomp.compile import compile_profile
+        spec = parse.spec(c.record.config)
+        profile = spec.linux.seccomp
+        seccomp = procplan.SeccompPlan(compile_profile(profile), profile.listener_path,
+                                       profile.listener_metadata) if profile is not None else None
+        pp = procplan.plan(spec.process, None, spec.linux.personality, spec.linux.memory_policy, seccomp)
+        decided = recorded(pp, spec.linux.namespace("user") is not None, c.record.config.get("process") or {})
+    return decided
+
+
 def plan_for(c: Container, process: Process, sub_cgroup: str = "", **options) -> tuple[ExecPlan, list[str]]:
-    """(exec's plan, warnings) from the container's record: its spec, its cgroup as its manager
-    gives it, its resctrl group. ``sub_cgroup``: --cgroup (v2: a path below the container's)."""
-    from pyruntime.model import parse
-    spec = parse.spec(c.record.config)  # validated by the create that wrote it
-    held = -1 if spec.linux.namespace("user") else capsmod.held_by_runtime()
+    """(exec's plan, warnings) from the container's record: what create decided for every
+    process, its cgroup as its manager gives it, its resctrl group. ``sub_cgroup``: --cgroup
+    (v2: a path below the container's)."""
+    from pyruntime.lifecycle.host import lsms
+    from pyruntime.lifecycle.plan import HostFacts, lsm_problems
+    from pyruntime.process import plan as procplan
+    decided = _recorded(c)
+    apparmor, selinux = lsms()  # here, on the host: the process could not even look once inside
+    problems = lsm_problems(process, HostFacts(None, 0, apparmor=apparmor, selinux=selinux))
+    if problems:
+        from pyruntime.errors import ConfigError
+        raise ConfigError(problems, "exec")
+    held = -1 if decided["user_namespace"] else capsmod.held_by_runtime()
     caps, warnings = capsmod.plan(process.capabilities, held=held)
+    pp = procplan.plan(process, caps)
+    mpol, sc = decided["memory_policy"], decided["seccomp"]
+    pp = replace(pp, persona=decided["persona"], memory_policy=(mpol[0], tuple(mpol[1])) if mpol else None,
+                 seccomp=None if sc is None else procplan.SeccompPlan(
+                     Program(bytes.fromhex(sc["bpf"]), sc["flags"], sc["notify"]),
+                     sc["listener_path"], sc["listener_metadata"]))
     manager = c.manager()
     cgroup_dirs, unified = (), ""
     if manager is not None:
@@ -70,8 +118,8 @@ def plan_for(c: Container, process: Process, sub_cgroup: str = "", **options) ->
             if not unified:
                 raise UsageError("--cgroup needs a cgroup v2 hierarchy")
             unified = f"{unified}/{sub_cgroup.split(':')[-1].strip('/')}"
-    plan = ExecPlan(spec=spec, process=process, caps=caps, init_pid=c.record.pid, cgroup_dirs=cgroup_dirs,
-                    unified_dir=unified, self_join=not spec.linux.namespace("user"), resctrl=c.record.resctrl,
+    plan = ExecPlan(process=pp, container_id=c.id, init_pid=c.record.pid, cgroup_dirs=cgroup_dirs,
+                    unified_dir=unified, self_join=not decided["user_namespace"], resctrl=c.record.resctrl,
                     **options)
     return plan, warnings
 
@@ -85,7 +133,7 @@ def run(c: Container, plan: ExecPlan) -> int:
         plan.init_pid, ("user", "ipc", "uts", "network", "pid", "cgroup", "time", "mount")))
     seccomp = _seccomp_for(c, plan)
     console, proxy = -1, None
-    if plan.process.terminal:
+    if plan.process.process.terminal:
         if plan.console_socket:
             from pyruntime.process import console as consolemod
             console = consolemod.connect(plan.console_socket)
@@ -98,7 +146,7 @@ def run(c: Container, plan: ExecPlan) -> int:
     cgroup_fd = -1
     if plan.self_join and plan.unified_dir:
         cgroup_fd = os.open(plan.unified_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    boundary.preload_for_exec(plan.spec, plan.process)
+    boundary.preload_for_exec(plan.process)
     if not plan.detach:
         proc.prctl(proc.PR_SET_CHILD_SUBREAPER, 1)  # the process becomes our child to wait for
     parent, child = sync.Channel.pair()
@@ -160,27 +208,24 @@ def _waits_for_parent(plan: ExecPlan, seccomp) -> bool:
 
 
 def _seccomp_for(c: Container, plan: ExecPlan):
-    """The container's filter, compiled here; with SCMP_ACT_NOTIFY, connected to its agent."""
-    profile = plan.spec.linux.seccomp
-    if profile is None:
+    """The container's filter, as create compiled it; with SCMP_ACT_NOTIFY, connected to its agent."""
+    sc = plan.process.seccomp
+    if sc is None:
         return None
-    from pyruntime.seccomp.compile import compile_profile
-    program = compile_profile(profile)
-    if not program.notify:
-        return launch.Seccomp(program)
+    if not sc.program.notify:
+        return launch.Seccomp(sc.program)
     from pyruntime.seccomp.notify import agent_state, connect_listener
-    state = agent_state(c.id, c.record.bundle, plan.spec.annotations, profile.listener_metadata)
-    return launch.Seccomp(program, connect_listener(profile.listener_path), state)
+    state = agent_state(c.id, c.record.bundle, c.record.annotations, sc.listener_metadata)
+    return launch.Seccomp(sc.program, connect_listener(sc.listener_path), state)
 
 
 def _stage1(plan: ExecPlan, chan: sync.Channel, joined, cgroup_fd: int, cgroupns: int,
             console: int, seccomp) -> None:
     try:
         proc.prctl(proc.PR_SET_DUMPABLE, 0)
-        affinity = plan.process.exec_cpu_affinity
-        if affinity is not None and affinity.initial:
-            from pyruntime.process.attributes import parse_cpu_list
-            os.sched_setaffinity(0, parse_cpu_list(affinity.initial))
+        initial = plan.process.affinity[0]
+        if initial is not None:
+            os.sched_setaffinity(0, initial)
         if plan.self_join:
             # here, where no container can see us: the tasks files are host files, and the
             # process forked below is born in these cgroups without ever holding them
@@ -202,20 +247,20 @@ def _process(plan: ExecPlan, chan: sync.Channel, cgroupns: int, console: int, se
                 seccomp.state["host_pid"] = done.pid
         if cgroupns >= 0:
             enter.join([("cgroup", cgroupns)])
-        if plan.process.terminal:
+        if plan.process.process.terminal:
             from pyruntime.process.console import setup
             root = os.open("/", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
             try:
-                setup(console, plan.process.console_size, root, bind_console=False)
+                setup(console, plan.process.process.console_size, root, bind_console=False)
             finally:
                 os.close(root)
-        if plan.process.exec_cpu_affinity is not None and plan.process.exec_cpu_affinity.final:
-            from pyruntime.process.attributes import parse_cpu_list
-            os.sched_setaffinity(0, parse_cpu_list(plan.process.exec_cpu_affinity.final))
+        final = plan.process.affinity[1]
+        if final is not None:
+            os.sched_setaffinity(0, final)
         warnings: list[str] = []
-        target, env = launch.prepare(plan.process, plan.caps, plan.spec, seccomp, plan.preserve_fds, warnings)
+        target, env = launch.prepare(plan.process, seccomp, plan.preserve_fds, warnings)
         chan.send(sync.Ready(tuple(warnings)))
         chan.close()
-        launch.execute(plan.process, target, env, seccomp)
+        launch.execute(plan.process.process, target, env, seccomp)
     except BaseException as exc:  # noqa: BLE001
         sync.fail_child(chan, exc)

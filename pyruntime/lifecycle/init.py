@@ -46,7 +46,6 @@ class InitFds:
     cgroup_dirs: tuple = ()    # v1 cgroup directories the init joins itself (cloned directly)
     idmap_trees: dict = field(default_factory=dict)   # mount step index -> idmapped tree fd
     cgroupns: int = -1         # a cgroup namespace to join (config path), once in our cgroup
-    seccomp: object = None     # seccomp.compile.Program, compiled in the parent
     hook_state: dict = field(default_factory=dict)
     wait_fifo: bool = True     # False for exec: run at once
     no_cgroup: bool = False    # rootless and the host gave no cgroup: views show the init's own
@@ -56,7 +55,7 @@ def container_state_json(plan: ContainerPlan, status: str, pid: int) -> bytes:
     from pyruntime import SPEC_VERSION
     from pyruntime.startup import fastjson
     return fastjson.dumps({"ociVersion": SPEC_VERSION, "id": plan.id, "status": status, "pid": pid,
-                       "bundle": plan.options.bundle, "annotations": plan.spec.annotations}).encode()
+                       "bundle": plan.options.bundle, "annotations": plan.annotations}).encode()
 
 
 def main(plan: ContainerPlan, chan: sync.Channel, fds: InitFds) -> None:
@@ -69,14 +68,17 @@ def main(plan: ContainerPlan, chan: sync.Channel, fds: InitFds) -> None:
         root_fd = _build_rootfs(plan, chan, fds)
         _enter_root(plan, root_fd, fds)
         warnings: list[str] = []
-        target, env = _finish_process(plan, fds, warnings)
+        seccomp = None
+        if plan.process.seccomp is not None:
+            seccomp = launch.Seccomp(plan.process.seccomp.program, fds.notify, fds.hook_state)
+        target, env = launch.prepare(plan.process, seccomp, fds.preserve, warnings, create_cwd=True)
         chan.send(sync.Ready(tuple(warnings)))
         if fds.wait_fifo:
             chan.expect(sync.Created)  # end of file: the create was killed, and so are we
         chan.close()
         if fds.wait_fifo:
             _wait_for_start(fds.exec_fifo)
-        _exec(plan, target, env, fds)
+        _exec(plan, target, env, seccomp)
     except BaseException as exc:  # noqa: BLE001 - report, then exit
         sync.fail_child(chan, exc)
 
@@ -107,28 +109,24 @@ def _build_rootfs(plan: ContainerPlan, chan: sync.Channel, fds: InitFds) -> int:
     view = CgroupView(plan.cgroup_layout, plan.cgroup_path, plan.ns.has("cgroup"),
                       own=own_cgroups(plan.cgroup_layout) if fds.no_cgroup else None)
     null_fd = open_host_null()
-    joined = []
     if fds.cgroup_dirs:  # still in a copy of the host's mount namespace: the paths are the host's
         fs.join_v1(fds.cgroup_dirs)
 
-    def cgroup_ready() -> None:
-        if not joined:
-            if not plan.cgroup_self_join:
-                chan.expect(sync.CgroupDone)
-            if fds.cgroupns >= 0:
-                from pyruntime.namespaces.enter import join as join_ns
-                join_ns([("cgroup", fds.cgroupns)])
-                fds.cgroupns = -1
-            elif plan.ns.creates("cgroup"):
-                k.unshare(k.CLONE_NEWCGROUP)  # rooted at the cgroup we are now in
-            joined.append(True)
+    def enter_cgroup() -> None:  # the plan's EnterCgroup step
+        if not plan.cgroup_self_join:
+            chan.expect(sync.CgroupDone)
+        if fds.cgroupns >= 0:
+            from pyruntime.namespaces.enter import join as join_ns
+            join_ns([("cgroup", fds.cgroupns)])
+            fds.cgroupns = -1
+        elif plan.ns.creates("cgroup"):
+            k.unshare(k.CLONE_NEWCGROUP)  # rooted at the cgroup we are now in
 
     try:
-        Executor(root_fd, view, null_fd, cgroup_ready, fds.idmap_trees).run(list(plan.mounts))
+        Executor(root_fd, view, null_fd, enter_cgroup, fds.idmap_trees).run(list(plan.mounts))
     finally:
         os.close(null_fd)
-    cgroup_ready()
-    hooks = plan.spec.hooks
+    hooks = plan.hooks
     if hooks.prestart or hooks.create_runtime:
         chan.send(sync.Hooks())
         chan.expect(sync.HooksDone)
@@ -136,11 +134,11 @@ def _build_rootfs(plan: ContainerPlan, chan: sync.Channel, fds: InitFds) -> int:
         from pyruntime.process.hooks import run_all
         run_all(hooks.create_container, container_state_json(plan, "creating", os.getpid()),
                 "create_container")
-    if plan.spec.linux.sysctl:
+    if plan.sysctl:
         from pyruntime.namespaces.sysctl import write_all
-        write_all(root_fd, plan.spec.linux.sysctl)
-    if plan.spec.process.oom_score_adj is not None:
-        attributes.set_oom_score_adj(plan.spec.process.oom_score_adj)
+        write_all(root_fd, plan.sysctl)
+    if plan.process.process.oom_score_adj is not None:
+        attributes.set_oom_score_adj(plan.process.process.oom_score_adj)
     return root_fd
 
 
@@ -152,32 +150,23 @@ def _enter_root(plan: ContainerPlan, root_fd: int, fds: InitFds) -> None:
     else:
         pivot.pivot(root_fd, plan.root_propagation)
     os.close(root_fd)
-    spec = plan.spec
-    pivot.finish_root(spec.root.readonly, plan.root_propagation)
+    pivot.finish_root(plan.root_readonly, plan.root_propagation)
     os.umask(0o022)
-    if spec.hostname:
-        proc.sethostname(spec.hostname)
-    if spec.domainname:
-        proc.setdomainname(spec.domainname)
+    if plan.hostname:
+        proc.sethostname(plan.hostname)
+    if plan.domainname:
+        proc.setdomainname(plan.domainname)
     if plan.ns.creates("network"):
         from pyruntime.namespaces.loopback import bring_up_lo
         bring_up_lo()
-    if spec.process.terminal:
+    if plan.process.process.terminal:
         from pyruntime.process.console import setup
         new_root = os.open("/", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
         try:
-            setup(fds.console, spec.process.console_size, new_root)
+            setup(fds.console, plan.process.process.console_size, new_root)
         finally:
             os.close(new_root)
         fds.console = -1
-
-
-def _finish_process(plan: ContainerPlan, fds: InitFds, warnings: list[str]) -> tuple[str, dict[str, str]]:
-    """Everything about the process before it may run: returns (program path, env)."""
-    if fds.seccomp is not None:
-        fds.seccomp = launch.Seccomp(fds.seccomp, fds.notify, fds.hook_state)
-    return launch.prepare(plan.spec.process, plan.caps, plan.spec, fds.seccomp, fds.preserve, warnings,
-                          create_cwd=True)
 
 
 def _wait_for_start(fifo: int) -> None:
@@ -201,9 +190,9 @@ def _wait_for_start(fifo: int) -> None:
         os.close(fd)
 
 
-def _exec(plan: ContainerPlan, target: str, env: dict[str, str], fds: InitFds) -> None:
-    if plan.spec.hooks.start_container:
+def _exec(plan: ContainerPlan, target: str, env: dict[str, str], seccomp) -> None:
+    if plan.hooks.start_container:
         from pyruntime.process.hooks import run_all
-        run_all(plan.spec.hooks.start_container, container_state_json(plan, "running", os.getpid()),
+        run_all(plan.hooks.start_container, container_state_json(plan, "running", os.getpid()),
                 "start_container")
-    launch.execute(plan.spec.process, target, env, fds.seccomp)
+    launch.execute(plan.process.process, target, env, seccomp)

@@ -1,22 +1,25 @@
 """Everything create will do, decided before the first fork (pure).
 
-``make_plan(spec, options, host)`` combines the per-concern plans
-(namespaces, mount steps, capabilities, cgroup path) into one frozen
-``ContainerPlan``. It reads no files: the few host facts it needs arrive in
-``HostFacts``, so golden tests can run it without root.
+``make_plan(spec, options, host)`` runs every refusal (``CHECKS``), then combines the
+per-concern plans (namespaces, mount steps, the process, cgroup writes) into one frozen
+``ContainerPlan``; nothing later reads the config. It reads no files: the host facts it
+needs arrive in ``HostFacts``, so golden tests can run it without root.
 """
 from __future__ import annotations
 
 import os
-from pyruntime.startup.dataclass import dataclass, field
+from pyruntime.startup.dataclass import dataclass, field, fields, replace
 
 from pyruntime.cgroups.layout import Layout
 from pyruntime.cgroups import path as cgpath
 from pyruntime.errors import ConfigError
 from pyruntime import linux as m
-from pyruntime.model.config import Spec
+from pyruntime.cgroups.devices import every_container
+from pyruntime.model.config import Hooks, Spec
+from pyruntime.model.resources import Resources
 from pyruntime.namespaces import plan as nsplan
-from pyruntime.process import caps as capsplan
+from pyruntime.process import caps as capsplan, plan as procplan
+from pyruntime.process.plan import ProcessPlan
 from pyruntime.rootfs import plan as rootplan
 
 # linux.rootfsPropagation: applied to the new "/" only, after pivot_root (0: leave rslave)
@@ -44,27 +47,40 @@ class CreateOptions:
 
 @dataclass(frozen=True)
 class HostFacts:
-    """What the plan needs to know about the machine (read on the host, by the parent)."""
+    """What the plan needs to know about the machine, probed once by the parent, on the host
+    (``probe``): never read again by anything that might be inside the container."""
     layout: Layout
     last_cap: int
     held_caps: int = -1  # the runtime's permitted set (-1: not limited, e.g. tests)
     systemd: bool = False  # booted with systemd: --systemd-cgroup makes the cgroup a systemd unit
+    apparmor: bool = True  # the LSMs enabled (True in tests: a label is not refused)
+    selinux: bool = True
+    resctrl_root: str = ""  # where resctrl is mounted ("" if not, or not asked: no linux.intelRdt)
 
 
 @dataclass(frozen=True)
 class ContainerPlan:
-    """A container, fully decided."""
+    """A container, fully decided: the init and the parent carry this out and decide nothing."""
     options: CreateOptions
-    spec: Spec
     rootfs: str
+    root_readonly: bool
+    root_propagation: int
     ns: nsplan.NamespacePlan
-    mounts: tuple
+    mounts: tuple                # rootfs.plan steps, the cgroup namespace's entry among them
+    hostname: str | None
+    domainname: str | None
+    sysctl: dict
+    process: ProcessPlan         # the container's program
+    hooks: Hooks
+    annotations: dict
     cgroup_path: str
     cgroup_layout: Layout
-    caps: capsplan.CapPlan
-    root_propagation: int
+    cgroup_resources: Resources  # the writes, with the device rules every container needs
+    cgroup_base_devices: tuple = ()  # those rules (cgroups.devices.every_container), kept for update
+    cgroup_required: str = ""    # what needs a cgroup of its own ("": a rootless one may go without)
     warnings: tuple[str, ...] = field(default=())
     resctrl: object = None  # resctrl.ResctrlPlan with linux.intelRdt
+    resctrl_root: str = ""
     systemd_unit: tuple | None = None  # (slice, unit): systemd makes the cgroup (cgroups.systemd)
 
     @property
@@ -82,26 +98,10 @@ class ContainerPlan:
         return not self.ns.has("user") and self.systemd_unit is None
 
 
-def make_plan(spec: Spec, options: CreateOptions, host: HostFacts) -> ContainerPlan:
-    problems = []
+def make_plan(spec: Spec, options: CreateOptions, host: HostFacts, seccomp=None) -> ContainerPlan:
+    """``seccomp``: linux.seccomp compiled (seccomp.compile.Program), or None without one."""
     ns = nsplan.plan(spec.linux)
-    if not ns.has("mount"):
-        # runc's rules: without a mount namespace the mounts land in the host's (delete
-        # removes them), but nothing that would change the host's existing mounts
-        for name, value in (("linux.maskedPaths", spec.linux.masked_paths),
-                             ("linux.readonlyPaths", spec.linux.readonly_paths),
-                             ("root.readonly", spec.root.readonly),
-                             ("linux.rootfsPropagation", spec.linux.rootfs_propagation)):
-            if value:
-                problems.append(f"{name}: needs a mount namespace (it would change the host's mounts)")
-    if spec.linux.resources is not None:  # the cgroup writes' refusals, before any cgroup exists
-        from pyruntime.cgroups.resources import write_problems
-        problems += write_problems(spec.linux.resources, host.layout)
-    # a joined uts namespace may be renamed too (runc allows it); the host's may not
-    if spec.hostname and not ns.has("uts"):
-        problems.append("hostname: setting it needs a uts namespace")
-    if spec.domainname and not ns.has("uts"):
-        problems.append("domainname: setting it needs a uts namespace")
+    problems = refusals(spec, options, host, ns)
     if problems:
         raise ConfigError(problems)
     rootfs = spec.root.path if os.path.isabs(spec.root.path) else os.path.join(options.bundle, spec.root.path)
@@ -119,18 +119,114 @@ def make_plan(spec: Spec, options: CreateOptions, host: HostFacts) -> ContainerP
     if spec.linux.intel_rdt is not None:
         from pyruntime import resctrl as rdt
         resctrl = rdt.plan(spec.linux.intel_rdt, options.id)
+    profile = spec.linux.seccomp
+    process = procplan.plan(spec.process, caps, spec.linux.personality, spec.linux.memory_policy,
+                            procplan.SeccompPlan(seccomp, profile.listener_path, profile.listener_metadata)
+                            if seccomp is not None else None)
+    resources = spec.linux.resources or Resources()
+    base_devices = every_container(spec.linux.devices)
     return ContainerPlan(
         options=options,
-        spec=spec,
         rootfs=os.path.normpath(rootfs),
+        root_readonly=spec.root.readonly,
+        root_propagation=PROPAGATION[spec.linux.rootfs_propagation],
         ns=ns,
         # no device nodes in a user namespace: the container's, or the one a rootless runtime runs in
         mounts=tuple(rootplan.plan(spec, options.bundle, can_mknod=not (ns.has("user") or options.rootless))),
+        hostname=spec.hostname,
+        domainname=spec.domainname,
+        sysctl=spec.linux.sysctl,
+        process=process,
+        hooks=spec.hooks,
+        annotations=spec.annotations,
         cgroup_path=cgpath.resolve(spec.linux.cgroups_path, options.id, options.systemd_cgroup),
         cgroup_layout=host.layout,
-        caps=caps,
-        root_propagation=PROPAGATION[spec.linux.rootfs_propagation],
+        cgroup_resources=replace(resources, devices=resources.devices + base_devices),
+        cgroup_base_devices=base_devices,
+        cgroup_required=_cgroup_required(spec),
         warnings=tuple(warnings),
         resctrl=resctrl,
+        resctrl_root=host.resctrl_root,
         systemd_unit=systemd_unit,
     )
+
+
+def _cgroup_required(spec: Spec) -> str:
+    """What in the config needs the container's own cgroup, named (runc's rootless rule: only
+    without these may a rootless container run without one). Device rules are not limits."""
+    res = spec.linux.resources
+    limits = ", ".join(f.name for f in fields(res) if f.name != "devices"
+                       and getattr(res, f.name) not in (None, (), {})) if res is not None else ""
+    if limits:
+        return f"{limits} limits"
+    return "linux.cgroupsPath" if spec.linux.cgroups_path else ""
+
+
+# -- refusals --------------------------------------------------------------
+# What the config alone cannot be refused for is refused here, against the host, the
+# command line and the namespaces: each check names the field and says why, and every
+# problem of every check is reported at once, before anything exists (model.validate
+# has the config's own rules).
+
+def check_mounts_need_mount_namespace(spec: Spec, options: CreateOptions, host: HostFacts, ns) -> list[str]:
+    """runc's rules: without a mount namespace the mounts land in the host's (delete removes
+    them), but nothing that would change the host's existing mounts."""
+    if ns.has("mount"):
+        return []
+    return [f"{name}: needs a mount namespace (it would change the host's mounts)"
+            for name, value in (("linux.maskedPaths", spec.linux.masked_paths),
+                                ("linux.readonlyPaths", spec.linux.readonly_paths),
+                                ("root.readonly", spec.root.readonly),
+                                ("linux.rootfsPropagation", spec.linux.rootfs_propagation)) if value]
+
+
+def check_cgroup_writes(spec: Spec, options: CreateOptions, host: HostFacts, ns) -> list[str]:
+    """The limits this host's hierarchies cannot take (a v1 controller not mounted, `unified` on v1)."""
+    if spec.linux.resources is None:
+        return []
+    from pyruntime.cgroups.resources import write_problems
+    return write_problems(spec.linux.resources, host.layout)
+
+
+def check_names_need_uts_namespace(spec: Spec, options: CreateOptions, host: HostFacts, ns) -> list[str]:
+    """A joined uts namespace may be renamed too (runc allows it); the host's may not."""
+    if ns.has("uts"):
+        return []
+    return [f"{name}: setting it needs a uts namespace"
+            for name, value in (("hostname", spec.hostname), ("domainname", spec.domainname)) if value]
+
+
+def check_lsm_labels(spec: Spec, options: CreateOptions, host: HostFacts, ns) -> list[str]:
+    """A label for an LSM this host has not enabled would be silently meaningless."""
+    return lsm_problems(spec.process, host)
+
+
+def check_host_features(spec: Spec, options: CreateOptions, host: HostFacts, ns) -> list[str]:
+    """Fields the host cannot honour, and the one pyruntime does not implement (`features` says so)."""
+    out = []
+    if spec.linux.intel_rdt is not None and not host.resctrl_root:
+        out.append("linux.intelRdt: no resctrl filesystem is mounted (it needs a CPU with Intel RDT or "
+                   "AMD PQoS and `mount -t resctrl resctrl /sys/fs/resctrl`)")
+    if spec.linux.net_devices:
+        out.append("linux.netDevices: not supported by pyruntime (see `pyruntime features`)")
+    return out
+
+
+CHECKS = (check_mounts_need_mount_namespace, check_cgroup_writes, check_names_need_uts_namespace,
+          check_lsm_labels, check_host_features)
+
+
+def refusals(spec: Spec, options: CreateOptions, host: HostFacts, ns) -> list[str]:
+    return [problem for check in CHECKS for problem in check(spec, options, host, ns)]
+
+
+def lsm_problems(process, host: HostFacts, at: str = "process") -> list[str]:
+    """AppArmor/SELinux labels need the LSM (create's process, and exec's)."""
+    out = []
+    if process.apparmor_profile and not host.apparmor:
+        out.append(f"{at}.apparmorProfile: {process.apparmor_profile!r} requested but AppArmor is not "
+                   "enabled on this host")
+    if process.selinux_label and not host.selinux:
+        out.append(f"{at}.selinuxLabel: {process.selinux_label!r} requested but SELinux is not enabled "
+                   "on this host")
+    return out

@@ -20,9 +20,8 @@ def update(c: Container, doc: dict, rdt: dict) -> None:
         from pyruntime.errors import ConfigError
         raise ConfigError(problems, "resources")
     if res.devices:  # the rules every container needs come along, as at create
-        from pyruntime.cgroups.devices import effective_rules
         from pyruntime.startup.dataclass import replace
-        res = replace(res, devices=effective_rules(res.devices, parse.spec(c.record.config).linux.devices))
+        res = replace(res, devices=res.devices + base_device_rules(c))
     manager.apply(res, updating=True)
     config = dict(c.record.config)
     linux = dict(config.get("linux") or {})
@@ -33,6 +32,17 @@ def update(c: Container, doc: dict, rdt: dict) -> None:
     config["linux"] = linux
     c.record.config = config
     c.dir.write(c.record)
+
+
+def base_device_rules(c: Container) -> tuple:
+    """The rules create added to the config's (cgroups.devices.every_container), as it recorded them."""
+    from pyruntime.model.resources import DeviceRule
+    rules = c.record.decided.get("device_rules")
+    if rules is None:  # a record from before create kept them: worked out from its config, once, here
+        from pyruntime.cgroups.devices import every_container
+        from pyruntime.model import parse
+        return every_container(parse.spec(c.record.config).linux.devices)
+    return tuple(DeviceRule(*r) for r in rules)
 
 
 def merge(old: dict, new: dict) -> dict:

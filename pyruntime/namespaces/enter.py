@@ -12,7 +12,7 @@ from pyruntime.namespaces.plan import FLAGS, PROC_NAMES, NamespacePlan
 NS_GET_NSTYPE = 0xB703  # _IO(0xb7, 0x3)
 
 
-def open_joined(plan: NamespacePlan, spec_index: dict[str, int]) -> list[tuple[str, int]]:
+def open_joined(plan: NamespacePlan) -> list[tuple[str, int]]:
     """Open every namespace to join, checking each is a namespace of the stated type.
 
     Done in the parent before anything is created, so a wrong path is an
@@ -20,8 +20,7 @@ def open_joined(plan: NamespacePlan, spec_index: dict[str, int]) -> list[tuple[s
     """
     opened = []
     try:
-        for kind, path in plan.join:
-            field = f"linux.namespaces[{spec_index.get(kind, 0)}].path"
+        for (kind, path), field in zip(plan.join, plan.join_fields):
             try:
                 fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
             except OSError as exc:

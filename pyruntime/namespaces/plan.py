@@ -31,6 +31,7 @@ JOIN_ORDER = ("user", "ipc", "uts", "network", "pid", "cgroup", "time", "mount")
 class NamespacePlan:
     """The namespace part of a container plan."""
     join: tuple[tuple[str, str], ...] = ()   # (type, path), in setns order
+    join_fields: tuple[str, ...] = ()         # the config field of each: linux.namespaces[i].path
     new_user: bool = False
     create_flags: int = 0                     # CLONE_NEW* unshared after the user namespace
     uid_map: str = ""
@@ -52,7 +53,7 @@ def id_map_text(mappings: tuple[IDMapping, ...]) -> str:
 
 
 def plan(linux: Linux) -> NamespacePlan:
-    join = []
+    join, fields = [], []
     flags = 0
     new_user = False
     for kind in JOIN_ORDER:
@@ -61,6 +62,7 @@ def plan(linux: Linux) -> NamespacePlan:
             continue
         if entry.path:
             join.append((kind, entry.path))
+            fields.append(f"linux.namespaces[{linux.namespaces.index(entry)}].path")
         elif kind == "user":
             new_user = True
         else:
@@ -68,7 +70,7 @@ def plan(linux: Linux) -> NamespacePlan:
     offsets = "".join(f"{clock} {off.secs} {off.nanosecs}\n"
                       for clock, off in sorted(linux.time_offsets.items()))
     return NamespacePlan(
-        join=tuple(join), new_user=new_user, create_flags=flags,
+        join=tuple(join), join_fields=tuple(fields), new_user=new_user, create_flags=flags,
         uid_map=id_map_text(linux.uid_mappings) if new_user else "",
         gid_map=id_map_text(linux.gid_mappings) if new_user else "",
         time_offsets=offsets,

@@ -1,7 +1,7 @@
 """The last steps before a container program runs, shared by the init and exec.
 
-    target, env = prepare(process, caps, spec, seccomp, preserve_fds)  # may fail: still reportable
-    execute(process, target, env, seccomp)                             # never returns
+    target, env = prepare(plan, seccomp, preserve_fds)  # may fail: still reportable
+    execute(plan.process, target, env, seccomp)        # never returns
 
 Seccomp goes in as late as the kernel allows: right before execve when
 no_new_privs is set or the process keeps CAP_SYS_ADMIN; otherwise (the kernel
@@ -15,15 +15,17 @@ import os
 
 from pyruntime.errors import PyruntimeError
 from pyruntime.kernel import fd as kfd, proc
-from pyruntime.model.config import Process, Spec
+from pyruntime.model.config import Process
 from pyruntime.process import attributes, caps as capsmod, execpath, identity, rlimits
+from pyruntime.process.plan import ProcessPlan
 from pyruntime.safefs import procfs, safepath
 
 CAP_SYS_ADMIN = 21
 
 
 class Seccomp:
-    """A compiled filter, where its notify fd goes, and whether it is loaded yet."""
+    """A compiled filter (process.plan.SeccompPlan.program), the connected socket its notify
+    fd goes to, and whether it is loaded yet."""
 
     def __init__(self, program, notify_sock: int = -1, state: dict | None = None):
         self.program, self.notify_sock, self.state = program, notify_sock, state or {}
@@ -87,19 +89,19 @@ def close_on_exec_from(first: int) -> None:
                 pass
 
 
-def prepare(process: Process, caps: capsmod.CapPlan, spec: Spec, seccomp: Seccomp | None = None,
-            preserve_fds: int = 0, warnings: list[str] | None = None,
-            create_cwd: bool = False) -> tuple[str, dict[str, str]]:
+def prepare(plan: ProcessPlan, seccomp: Seccomp | None = None, preserve_fds: int = 0,
+            warnings: list[str] | None = None, create_cwd: bool = False) -> tuple[str, dict[str, str]]:
     """cwd, limits, attributes, identity and capabilities; returns (program path, env).
 
     Problems that runc only warns about are appended to ``warnings``.
     """
     # no fd of the runtime reaches the container (CVE-2024-21626): all but 0-2
     # and the preserved ones close on exec
+    process, caps = plan.process, plan.caps
     close_on_exec_from(3 + preserve_fds)
     chdir_in_root(process.cwd, create_cwd)
     rlimits.apply(process.rlimits)
-    attributes.apply_before_identity(spec, process)
+    attributes.apply_before_identity(plan)
     env = execpath.env_dict(process.env)
     if seccomp is not None and not (process.no_new_privileges or caps.effective >> CAP_SYS_ADMIN & 1):
         seccomp.load()  # must be while privileged: no no_new_privs, no CAP_SYS_ADMIN after

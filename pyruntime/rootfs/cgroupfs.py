@@ -17,6 +17,7 @@ from pyruntime.startup.dataclass import dataclass
 from pyruntime.cgroups.layout import V2, Layout
 from pyruntime.fileio import read_text
 from pyruntime.kernel import mount as m
+from pyruntime.rootfs.plan import Symlink
 from pyruntime.safefs.safepath import fd_path
 
 FLAG_MASK = m.MS_NOSUID | m.MS_NODEV | m.MS_NOEXEC | m.MS_RELATIME | m.MS_NOATIME | m.MS_STRICTATIME
@@ -50,12 +51,12 @@ def own_cgroups(layout: Layout) -> dict:
 
 
 def _bind(ex, host_dir: str, target: str, flags: int, readonly: bool) -> None:
-    fd = ex._target(target)
+    fd = ex.target(target)
     try:
         m.mount(host_dir, fd_path(fd), None, m.MS_BIND | m.MS_REC, shown_as=target)
     finally:
         os.close(fd)
-    ex._remount(target, flags | (m.MS_RDONLY if readonly else 0), 0)
+    ex.remount(target, flags | (m.MS_RDONLY if readonly else 0), 0)
 
 
 def mount_cgroup_view(ex, s) -> None:
@@ -64,7 +65,7 @@ def mount_cgroup_view(ex, s) -> None:
     readonly = bool(s.o.flags & m.MS_RDONLY)
     if view.layout.kind == V2:
         if view.cgroupns:
-            fd = ex._target(s.target)
+            fd = ex.target(s.target)
             try:
                 m.mount("cgroup2", fd_path(fd), "cgroup2", flags | (m.MS_RDONLY if readonly else 0),
                         shown_as=s.target)
@@ -73,7 +74,7 @@ def mount_cgroup_view(ex, s) -> None:
         else:
             _bind(ex, view.layout.unified + view.path_in(view.layout.unified), s.target, flags, readonly)
         return
-    fd = ex._target(s.target)
+    fd = ex.target(s.target)
     try:
         m.mount("tmpfs", fd_path(fd), "tmpfs", flags, "mode=755", shown_as=s.target)
     finally:
@@ -83,16 +84,8 @@ def mount_cgroup_view(ex, s) -> None:
         _bind(ex, mount_point + view.path_in(mount_point), f"{s.target}/{name}", flags, readonly)
         if "," in name:
             for controller in name.split(","):
-                ex.do_Symlink(_Link(f"{s.target}/{controller}", name))
+                ex.do_Symlink(Symlink(f"{s.target}/{controller}", name))
     if view.layout.unified:
         _bind(ex, view.layout.unified + view.path_in(view.layout.unified), f"{s.target}/unified", flags, readonly)
     if readonly:
-        ex._remount(s.target, flags | m.MS_RDONLY, 0)
-
-
-@dataclass(frozen=True)
-class _Link:
-    """A symlink step for a co-mounted controller (cpu -> cpu,cpuacct)."""
-    path: str
-    target: str
-    replace: bool = False
+        ex.remount(s.target, flags | m.MS_RDONLY, 0)

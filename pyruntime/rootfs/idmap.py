@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 
-from pyruntime.errors import ConfigError, PyruntimeError
+from pyruntime.errors import PyruntimeError
 from pyruntime.kernel import mount as m, ns as k
 from pyruntime.namespaces.plan import id_map_text
 from pyruntime.rootfs.plan import BindMount
@@ -37,13 +37,13 @@ def userns_with(uid_map: str, gid_map: str) -> int:
         os.waitpid(pid, 0)
 
 
-def prepare_trees(steps, linux) -> dict[int, int]:
+def prepare_trees(steps) -> dict[int, int]:
     """{step index: detached idmapped tree fd} for every idmap bind mount in the plan."""
     trees: dict[int, int] = {}
     try:
         for index, step in enumerate(steps):
             if isinstance(step, BindMount) and step.o.idmap:
-                trees[index] = _tree(step, linux)
+                trees[index] = _tree(step)
         return trees
     except BaseException:
         for fd in trees.values():
@@ -51,12 +51,9 @@ def prepare_trees(steps, linux) -> dict[int, int]:
         raise
 
 
-def _tree(step: BindMount, linux) -> int:
-    uid_maps = step.uid_mappings or linux.uid_mappings
-    gid_maps = step.gid_mappings or linux.gid_mappings
-    if not uid_maps or not gid_maps:
-        raise ConfigError([f"{step.field}.options: idmap needs uidMappings/gidMappings on the mount "
-                           "or a user namespace with mappings"])
+def _tree(step: BindMount) -> int:
+    """The plan gave the step its mappings (its own, or the user namespace's)."""
+    uid_maps, gid_maps = step.uid_mappings, step.gid_mappings
     flags = m.OPEN_TREE_CLONE | m.OPEN_TREE_CLOEXEC | (m.AT_RECURSIVE if step.o.recursive_bind else 0)
     tree = m.open_tree(AT_FDCWD, step.source, flags)
     try:

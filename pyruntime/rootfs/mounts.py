@@ -37,12 +37,12 @@ def mount_flags_of(fd: int) -> int:
 class Executor:
     """Applies plan steps below ``root_fd`` (an O_PATH fd of the rootfs mount)."""
 
-    def __init__(self, root_fd: int, cgroup_view=None, null_fd: int = -1, cgroup_ready=None,
+    def __init__(self, root_fd: int, cgroup_view=None, null_fd: int = -1, enter_cgroup=None,
                  idmap_trees: dict | None = None):
         self.root_fd = root_fd
         self.cgroup_view = cgroup_view   # rootfs.cgroupfs.CgroupView, for cgroup mounts
         self.null_fd = null_fd           # verified host /dev/null, the source of file masks
-        self.cgroup_ready = cgroup_ready or (lambda: None)  # returns once we are in our cgroup
+        self.enter_cgroup = enter_cgroup or (lambda: None)  # the init's EnterCgroup step
         self.idmap_trees = idmap_trees or {}  # step index -> detached idmapped tree (rootfs.idmap)
         self._index = -1
 
@@ -56,7 +56,7 @@ class Executor:
                 raise exc.within(what) if what else exc
 
     # -- targets ---------------------------------------------------------
-    def _target(self, path: str, as_file: bool = False, proc_mount: bool = False) -> int:
+    def target(self, path: str, as_file: bool = False, proc_mount: bool = False) -> int:
         """An fd of the mount target, checked by what it resolved to (not the configured
         string): never inside /proc but where the plan allows it (rootfs.plan.proc_refusal)."""
         fd = self._open_or_make(path, as_file)
@@ -83,7 +83,7 @@ class Executor:
 
     # -- steps -----------------------------------------------------------
     def do_FsMount(self, s: p.FsMount) -> None:
-        target = self._target(s.target, proc_mount=s.fstype == "proc")
+        target = self.target(s.target, proc_mount=s.fstype == "proc")
         try:
             if s.o.tmpcopyup:
                 self._tmpfs_copyup(s, target)
@@ -105,7 +105,7 @@ class Executor:
             raise SyscallError("open", exc.errno, s.source, hint="bind mount source") from None
         try:
             as_file = not stat.S_ISDIR(os.fstat(src).st_mode)
-            target = self._target(s.target, as_file=as_file)
+            target = self.target(s.target, as_file=as_file)
             try:
                 m.mount(fd_path(src), fd_path(target), None, m.MS_BIND | (s.o.flags & m.MS_REC),
                         shown_as=s.target)
@@ -119,7 +119,7 @@ class Executor:
         """A bind takes its flags only from a remount; then propagation and the rest."""
         remount = s.o.flags & REMOUNT_MASK & ~(m.MS_BIND | m.MS_REC)
         if remount or s.o.clear & REMOUNT_MASK:
-            self._remount(s.target, remount, s.o.clear)
+            self.remount(s.target, remount, s.o.clear)
         self._after_mount(s.target, s.o)
 
     def _attach_tree(self, s: p.BindMount, tree: int) -> None:
@@ -127,7 +127,7 @@ class Executor:
         from pyruntime.rootfs.idmap import attach
         try:
             as_file = not stat.S_ISDIR(os.fstat(tree).st_mode)
-            target = self._target(s.target, as_file=as_file)
+            target = self.target(s.target, as_file=as_file)
             try:
                 attach(tree, target, s.target)
             finally:
@@ -136,9 +136,11 @@ class Executor:
             os.close(tree)
         self._finish_bind(s)
 
+    def do_EnterCgroup(self, s: p.EnterCgroup) -> None:
+        self.enter_cgroup()
+
     def do_CgroupMount(self, s: p.CgroupMount) -> None:
         from pyruntime.rootfs.cgroupfs import mount_cgroup_view
-        self.cgroup_ready()
         mount_cgroup_view(self, s)
 
     def do_MakeDevice(self, s: p.MakeDevice) -> None:
@@ -183,7 +185,7 @@ class Executor:
                 # the mask's source is the host's /dev/null, checked to be 1:3 when opened:
                 # a container cannot redirect it (CVE-2025-31133 class)
                 m.mount(fd_path(self.null_fd), fd_path(fd), None, m.MS_BIND, shown_as=s.path)
-                self._remount(s.path, m.MS_RDONLY, 0)
+                self.remount(s.path, m.MS_RDONLY, 0)
         finally:
             os.close(fd)
 
@@ -195,10 +197,10 @@ class Executor:
             m.mount(fd_path(fd), fd_path(fd), None, m.MS_BIND | m.MS_REC, shown_as=s.path)
         finally:
             os.close(fd)
-        self._remount(s.path, m.MS_RDONLY, 0)
+        self.remount(s.path, m.MS_RDONLY, 0)
 
     # -- helpers ---------------------------------------------------------
-    def _remount(self, path: str, flags: int, clear: int) -> None:
+    def remount(self, path: str, flags: int, clear: int) -> None:
         """Bind-remount with ``flags``, keeping the lockable flags the mount already has.
 
         Dropping nosuid/nodev/noexec that the source had would weaken it (and in a

@@ -46,6 +46,13 @@ class CgroupMount:
 
 
 @dataclass(frozen=True)
+class EnterCgroup:
+    """From here on the init is in its cgroup (the parent may have to place it first) and in
+    its cgroup namespace, which is rooted there: before the first cgroup mount, which shows
+    the namespace's view, and in any case before the container's program."""
+
+
+@dataclass(frozen=True)
 class MakeDevice:
     """Create a device node (mknod, or a bind of the host node when mknod is not allowed).
 
@@ -97,7 +104,9 @@ def _is_bind(mount: Mount, o: opts.Options) -> bool:
     return o.is_bind or mount.type == "bind"
 
 
-def mount_step(index: int, mount: Mount, bundle: str):
+def mount_step(index: int, mount: Mount, bundle: str, userns_maps: tuple = ((), ())):
+    """``userns_maps``: the user namespace's (uid, gid) mappings, which an idmap mount without
+    its own takes."""
     field = f"mounts[{index}]"
     o = opts.parse(mount.options)
     if mount.uid_mappings or mount.gid_mappings:
@@ -106,12 +115,17 @@ def mount_step(index: int, mount: Mount, bundle: str):
     if _is_bind(mount, o):
         if not mount.source:
             raise ConfigError([f"{field}.source: a bind mount needs a source"])
+        uid_maps, gid_maps = mount.uid_mappings, mount.gid_mappings
+        if o.idmap:
+            uid_maps, gid_maps = uid_maps or userns_maps[0], gid_maps or userns_maps[1]
+            if not (uid_maps and gid_maps):
+                raise ConfigError([f"{field}.options: idmap needs uidMappings/gidMappings on the mount "
+                                   "or a user namespace with mappings"])
         source = mount.source if os.path.isabs(mount.source) else os.path.join(bundle, mount.source)
         if not o.is_bind:  # type "bind" without bind/rbind in options: runc binds non-recursively
             o = opts.Options(o.flags | opts.m.MS_BIND, o.clear, o.propagation, o.attr_set,
                              o.attr_clr, o.data, o.tmpcopyup, o.idmap, o.idmap_recursive)
-        return BindMount(mount.destination, os.path.normpath(source), o, field,
-                         mount.uid_mappings, mount.gid_mappings)
+        return BindMount(mount.destination, os.path.normpath(source), o, field, uid_maps, gid_maps)
     if o.idmap:
         raise ConfigError([f"{field}.options: idmap/ridmap apply to bind mounts only"])
     if mount.type in ("cgroup", "cgroup2"):
@@ -165,7 +179,8 @@ def has_dev_bind(mounts: tuple[Mount, ...]) -> bool:
 
 def plan(spec: Spec, bundle: str, can_mknod: bool) -> list:
     """Every mount-tree step for the container, in order."""
-    steps: list = [mount_step(i, mnt, bundle) for i, mnt in enumerate(spec.mounts)]
+    maps = (spec.linux.uid_mappings, spec.linux.gid_mappings)
+    steps: list = [mount_step(i, mnt, bundle, maps) for i, mnt in enumerate(spec.mounts)]
     for step in steps:
         check_proc_target(step)
     setup_dev = not has_dev_bind(spec.mounts)
@@ -179,4 +194,6 @@ def plan(spec: Spec, bundle: str, can_mknod: bool) -> list:
         steps.append(Symlink("/dev/ptmx", "pts/ptmx", replace=True))
     steps += [MaskPath(p) for p in spec.linux.masked_paths]
     steps += [ReadonlyPath(p) for p in spec.linux.readonly_paths]
+    cgroup_mounts = [i for i, step in enumerate(steps) if isinstance(step, CgroupMount)]
+    steps.insert(cgroup_mounts[0] if cgroup_mounts else len(steps), EnterCgroup())
     return steps

@@ -43,12 +43,26 @@ def _unique_keys(pairs: list) -> dict:
     return out
 
 
+def _whole_as_int(text: str):
+    """A number written with a fraction or an exponent that is whole (``0.0``, ``1e3``) is read
+    as that integer: our schema (draft 7) counts it as one, and every number in a config is
+    an integer the kernel takes (a uid of 0.0 reached setuid() as a float)."""
+    value = float(text)
+    if not value.is_integer():
+        return value
+    whole, dot, fraction = text.partition(".")
+    if dot and not fraction.rstrip("0") and "e" not in fraction.lower():
+        return int(whole)  # exactly, whatever its size (a float would round it)
+    return int(value)
+
+
 class _Strict(_Context):
     """What documents a person wrote are held to (config.json, process.json): JSON's
     literals only (Go, and so runc, refuses NaN), and no key twice (Go would keep the
     last one but report the first one's type error; silently taking either is wrong)."""
     parse_constant = staticmethod(_no_constant)
     object_pairs_hook = staticmethod(_unique_keys)
+    parse_float = staticmethod(_whole_as_int)
 
 
 _Context.parse_constant = staticmethod(_constant)
@@ -71,7 +85,8 @@ def loads(data: bytes | str, strict: bool = False):
     if end < 0 or text[end:].strip(_WS):
         import json  # the slow path, for its error message
         if strict:
-            return json.loads(text, parse_constant=_no_constant, object_pairs_hook=_unique_keys)
+            return json.loads(text, parse_constant=_no_constant, object_pairs_hook=_unique_keys,
+                              parse_float=_whole_as_int)
         return json.loads(text)
     return value
 

@@ -74,7 +74,9 @@ class ContainerRecord:
         # delete can remove it all if the create is killed (then pid is 0)
         self.creating = creating
         # what create decided that later commands act on, so that they never parse the config
-        # again: "mount_namespace" (bool), "poststart" and "poststop" (hooks, as Hook fields)
+        # again: "mount_namespace" (bool), "poststart" and "poststop" (hooks, as Hook fields),
+        # "exec" (lifecycle.exec.recorded: the base process, the compiled seccomp filter...),
+        # "device_rules" (what update adds to the rules it is given)
         self.decided = decided or {}
 
     def to_dict(self) -> dict:

@@ -90,6 +90,14 @@ def test_malformed_json(runtime, bundle):
      "config.json: mounts[7].gidMappings: required together with uidMappings"),
     (lambda c: c["linux"]["namespaces"].append({"type": "user"}),
      "config.json: linux.uidMappings and linux.gidMappings: required when a new user namespace is created"),
+    # refused by the plan's checks (issue 14): they used to come after the state dir and cgroup existed
+    (lambda c: c["mounts"].append({"destination": "/m", "type": "bind", "source": "/tmp", "options": ["rbind", "idmap"]}),
+     "config.json: mounts[7].options: idmap needs uidMappings/gidMappings on the mount or a user namespace "
+     "with mappings"),
+    (lambda c: c["linux"].update(memoryPolicy={"mode": "MPOL_BIND", "nodes": "0-x"}),
+     "config.json: linux.memoryPolicy.nodes: '0-x' is not a list like 0-2,5"),
+    (lambda c: c["linux"]["namespaces"][0].update(path="/dev/null"),
+     "config.json: linux.namespaces[0].path: /dev/null is not a namespace"),
     (lambda c: c["process"].update(rlimits=[{"type": "RLIMIT_BOGUS", "soft": 1, "hard": 1}]),
      "process.rlimits[0].type: unknown resource limit 'RLIMIT_BOGUS'"),
 ])
@@ -107,6 +115,18 @@ def test_documents_that_are_not_quite_json(runtime, bundle, text, expect):
     with open(os.path.join(bundle.path, "config.json"), "w") as f:
         f.write(text)
     create_fails(runtime, bundle, expect=expect)
+
+
+def test_whole_numbers_written_as_decimals_are_integers(runtime, bundle):
+    """0.0 is an integer to our schema (draft 7): the container runs as uid 0, not "internal error"."""
+    path = os.path.join(bundle.path, "config.json")
+    bundle.set_args("sh", "-c", "id -u; id -g")
+    with open(path) as f:
+        text = f.read()
+    with open(path, "w") as f:
+        f.write(text.replace('"uid": 0', '"uid": 0.0').replace('"gid": 0', '"gid": 1e1'))
+    code, out, err = run_container(runtime, bundle)
+    assert (code, out.split()) == (0, ["0", "10"]), err
 
 
 def test_deep_but_legal_nesting_is_read(runtime, bundle):

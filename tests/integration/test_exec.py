@@ -95,3 +95,34 @@ def test_exec_capabilities_flag(runtime, bundle):
     assert int(out.split()[1], 16) >> 21 & 1
     out = runtime.output("exec", cid, "grep", "CapEff", "/proc/self/status")
     assert not int(out.split()[1], 16) >> 21 & 1
+
+
+def exec_after_editing_the_state(runtime, bundle, change) -> list[str]:
+    """A container whose every process gets LINUX32, a seccomp filter refusing mkdir, and an
+    environment variable; ``change`` edits its state.json before an exec reports on itself."""
+    bundle.edit(lambda c: (c["linux"].update(
+        personality={"domain": "LINUX32"},
+        seccomp={"defaultAction": "SCMP_ACT_ALLOW",
+                 "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO"}]}),
+        c["process"]["env"].append("FROM_CONFIG=yes")))
+    cid, _ = running(runtime, bundle)
+    runtime.edit_record(cid, change)
+    out = runtime.output("exec", cid, "sh", "-c",
+                         "uname -m; grep Seccomp: /proc/self/status; echo $FROM_CONFIG; mkdir /tmp/x || echo refused")
+    return out.split()
+
+
+def test_exec_acts_on_what_create_decided(runtime, bundle):
+    """The base process, the personality and the compiled filter come from the record, not from
+    the config copy in the state (exec never parses it again)."""
+    def forget(record):
+        record["config"]["linux"].pop("personality")
+        record["config"]["linux"].pop("seccomp")
+        record["config"]["process"]["env"] = []
+    assert exec_after_editing_the_state(runtime, bundle, forget) == ["i686", "Seccomp:", "2", "yes", "refused"]
+
+
+def test_exec_in_a_container_from_before_decisions_were_kept(runtime, bundle):
+    # as an earlier pyruntime wrote it: no "decided", so the config copy is read, once
+    assert exec_after_editing_the_state(runtime, bundle, lambda r: r.pop("decided")) == \
+        ["i686", "Seccomp:", "2", "yes", "refused"]

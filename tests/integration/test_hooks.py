@@ -137,12 +137,7 @@ def hooks_run_after_editing_the_state(runtime, bundle, tmp_path, change) -> str:
     bundle.set_args("sleep", "60")
     cid = runtime.new_id()
     runtime.run("create", "--bundle", bundle.path, cid, check=True)
-    path = os.path.join(runtime.root, cid, "state.json")
-    with open(path) as f:
-        record = json.load(f)
-    change(record)
-    with open(path, "w") as f:
-        json.dump(record, f)
+    runtime.edit_record(cid, change)
     runtime.run("start", cid, check=True)
     runtime.run("delete", "--force", cid, check=True)
     return marks.read_text()

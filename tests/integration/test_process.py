@@ -120,14 +120,14 @@ def test_lsm_refused_clearly_where_absent(runtime, bundle, field, value, message
         pytest.skip("this host has AppArmor")
     bundle.edit(lambda c: c["process"].update({field: value}))
     code, _, err = run_container(runtime, bundle, "true")
-    assert (code, err) == (1, f"pyruntime: {message}\n")
+    assert (code, err) == (1, f"pyruntime: config.json: {message}\n")
 
 
 def test_unimplemented_features_refused(runtime, bundle):
     """Refused, never silently ignored; `features` reports it as disabled."""
     bundle.edit(lambda c: c["linux"].update({"netDevices": {"eth9": {"name": "eth0"}}}))
     code, _, err = run_container(runtime, bundle, "true")
-    assert (code, err) == (1, "pyruntime: linux.netDevices: not supported by pyruntime (see `pyruntime features`)\n")
+    assert (code, err) == (1, "pyruntime: config.json: linux.netDevices: not supported by pyruntime (see `pyruntime features`)\n")
     features = json.loads(runtime.output("features"))["linux"]
     assert features["netDevices"] == {"enabled": False}
 
@@ -151,7 +151,7 @@ def test_intel_rdt(runtime, bundle):
     if not root:
         code, _, err = run_container(runtime, bundle, "true")
         assert code == 1
-        assert err == ("pyruntime: linux.intelRdt: no resctrl filesystem is mounted (it needs a CPU with "
+        assert err == ("pyruntime: config.json: linux.intelRdt: no resctrl filesystem is mounted (it needs a CPU with "
                        "Intel RDT or AMD PQoS and `mount -t resctrl resctrl /sys/fs/resctrl`)\n")
         return
     bundle.set_args("sleep", "60")

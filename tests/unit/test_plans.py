@@ -27,9 +27,10 @@ def test_default_spec_plan():
     assert not p.ns.new_user and p.ns.join == ()
     assert p.root_propagation == 0  # nothing after pivot_root: the tree stays rslave
     kinds = [(type(s).__name__, getattr(s, "target", getattr(s, "path", ""))) for s in p.mounts]
-    assert kinds[:7] == [("FsMount", "/proc"), ("FsMount", "/dev"), ("FsMount", "/dev/pts"),
+    assert kinds[:8] == [("FsMount", "/proc"), ("FsMount", "/dev"), ("FsMount", "/dev/pts"),
                          ("FsMount", "/dev/shm"), ("FsMount", "/dev/mqueue"), ("FsMount", "/sys"),
-                         ("CgroupMount", "/sys/fs/cgroup")]
+                         ("EnterCgroup", ""), ("CgroupMount", "/sys/fs/cgroup")]
+    assert kinds.count(("EnterCgroup", "")) == 1
     devices = [s.device.path for s in p.mounts if isinstance(s, rp.MakeDevice)]
     assert devices == ["/dev/null", "/dev/zero", "/dev/full", "/dev/tty", "/dev/urandom", "/dev/random"]
     assert all(not s.bind for s in p.mounts if isinstance(s, rp.MakeDevice))
@@ -38,7 +39,7 @@ def test_default_spec_plan():
     assert masked[0] == "/proc/acpi" and len(masked) == 10
     sysfs = p.mounts[5]
     assert sysfs.o.flags == m.MS_NOSUID | m.MS_NOEXEC | m.MS_NODEV | m.MS_RDONLY
-    assert p.caps.bounding == p.caps.effective == (1 << 29) | (1 << 5) | (1 << 10)
+    assert p.process.caps.bounding == p.process.caps.effective == (1 << 29) | (1 << 5) | (1 << 10)
 
 
 def test_user_namespace_plan_binds_devices_and_maps():
@@ -119,3 +120,115 @@ def test_a_v2_host_takes_unified_keys():
     host = HostFacts(Layout("v2", {}, "/sys/fs/cgroup"), 40)
     spec = spec_from_dict(doc)
     make_plan(spec, CreateOptions(id="x", bundle="/b"), host)
+
+
+def test_without_a_cgroup_mount_the_cgroup_is_entered_after_every_mount_step():
+    doc = default_spec()
+    doc["mounts"] = [mnt for mnt in doc["mounts"] if mnt["type"] != "cgroup"]
+    steps = plan_for(doc).mounts
+    assert isinstance(steps[-1], rp.EnterCgroup)
+    assert sum(isinstance(s, rp.EnterCgroup) for s in steps) == 1
+
+
+def test_the_plan_carries_decisions_not_the_config():
+    """What the init and exec act on is in the plan (the issue: the plan carried the whole spec,
+    read 27 times after planning)."""
+    from pyruntime.model.config import Spec
+    from pyruntime.startup.dataclass import fields
+    p = plan_for(default_spec())
+    assert not [f.name for f in fields(p) if isinstance(getattr(p, f.name), Spec)]
+    assert p.hostname == "pyruntime" and p.root_readonly is True
+    # the device rules every container needs are decided here, and kept apart for update
+    assert p.cgroup_resources.devices[-len(p.cgroup_base_devices):] == p.cgroup_base_devices
+    assert p.cgroup_resources.devices[0].allow is False  # the config's deny-all comes first
+
+
+def _checked(change, host=HOST, **options):
+    from pyruntime.lifecycle import plan as lp
+    from pyruntime.namespaces import plan as nsplan
+    doc = default_spec()
+    change(doc)
+    spec = spec_from_dict(doc)
+    return {check.__name__: check(spec, CreateOptions(id="c1", bundle="/b", **options), host,
+                                  nsplan.plan(spec.linux)) for check in lp.CHECKS}
+
+
+def _without(kind):
+    def change(doc):
+        doc["linux"]["namespaces"] = [n for n in doc["linux"]["namespaces"] if n["type"] != kind]
+    return change
+
+
+@pytest.mark.parametrize("check,change,problems", [
+    ("check_mounts_need_mount_namespace", lambda d: (_without("mount")(d), d["linux"].update(rootfsPropagation="shared")),
+     ["linux.maskedPaths: needs a mount namespace (it would change the host's mounts)",
+      "linux.readonlyPaths: needs a mount namespace (it would change the host's mounts)",
+      "root.readonly: needs a mount namespace (it would change the host's mounts)",
+      "linux.rootfsPropagation: needs a mount namespace (it would change the host's mounts)"]),
+    ("check_cgroup_writes", lambda d: d["linux"].update(resources={"memory": {"swappiness": 500}}),
+     ["linux.resources.memory.swappiness: must be 0-100, got 500"]),
+    ("check_names_need_uts_namespace", lambda d: (_without("uts")(d), d.update(domainname="example")),
+     ["hostname: setting it needs a uts namespace", "domainname: setting it needs a uts namespace"]),
+    ("check_lsm_labels", lambda d: d["process"].update(apparmorProfile="x", selinuxLabel="y"),
+     ["process.apparmorProfile: 'x' requested but AppArmor is not enabled on this host",
+      "process.selinuxLabel: 'y' requested but SELinux is not enabled on this host"]),
+    ("check_host_features", lambda d: d["linux"].update(intelRdt={"closID": "g"}, netDevices={"eth1": {}}),
+     ["linux.intelRdt: no resctrl filesystem is mounted (it needs a CPU with Intel RDT or AMD PQoS and "
+      "`mount -t resctrl resctrl /sys/fs/resctrl`)",
+      "linux.netDevices: not supported by pyruntime (see `pyruntime features`)"]),
+])
+def test_each_refusal_is_a_named_check(check, change, problems):
+    """Each check finds its own problems and no other check does; the default config passes all."""
+    host = HostFacts(HOST.layout, 40, apparmor=False, selinux=False)
+    assert not any(_checked(lambda d: None, host).values())
+    found = _checked(change, host)
+    assert found.pop(check) == problems
+    assert not any(found.values()), found
+
+
+def test_every_problem_of_every_check_is_reported_at_once():
+    doc = default_spec()
+    doc["linux"]["namespaces"] = [n for n in doc["linux"]["namespaces"] if n["type"] not in ("uts", "mount")]
+    doc["linux"]["resources"] = {"memory": {"swappiness": 500}}
+    with pytest.raises(ConfigError) as info:
+        plan_for(doc)
+    # three fields that need a mount namespace, the cgroup write, the hostname
+    assert len(info.value.problems) == 5, info.value.problems
+
+
+def test_an_idmap_mount_takes_the_user_namespace_mappings_or_is_refused_by_the_plan():
+    doc = default_spec()
+    doc["mounts"].append({"destination": "/data", "type": "bind", "source": "/srv", "options": ["rbind", "idmap"]})
+    with pytest.raises(ConfigError) as info:
+        plan_for(doc)
+    assert info.value.problems == [f"config.json: mounts[{len(doc['mounts']) - 1}].options: idmap needs uidMappings/gidMappings "
+                                   "on the mount or a user namespace with mappings"]
+    doc["linux"]["namespaces"].append({"type": "user"})
+    doc["linux"]["uidMappings"] = [{"containerID": 0, "hostID": 1000, "size": 10}]
+    doc["linux"]["gidMappings"] = [{"containerID": 0, "hostID": 2000, "size": 10}]
+    step = [s for s in plan_for(doc).mounts if getattr(s, "target", "") == "/data"][0]
+    assert (step.uid_mappings[0].host_id, step.gid_mappings[0].host_id) == (1000, 2000)
+
+
+def test_the_process_plan_holds_what_the_kernel_takes():
+    doc = default_spec()
+    doc["process"].update(ioPriority={"class": "IOPRIO_CLASS_IDLE", "priority": 7},
+                          scheduler={"policy": "SCHED_BATCH", "nice": 5, "flags": ["SCHED_FLAG_RESET_ON_FORK"]},
+                          execCPUAffinity={"initial": "0-2,5", "final": "1"})
+    doc["linux"].update(personality={"domain": "LINUX32"},
+                        memoryPolicy={"mode": "MPOL_BIND", "nodes": "0,2-3", "flags": ["MPOL_F_STATIC_NODES"]})
+    pp = plan_for(doc).process
+    assert pp.io_priority == 3 << 13 | 7
+    assert pp.scheduler == (3, 1, 5, 0, 0, 0, 0)
+    assert pp.persona == 0x0008
+    assert pp.memory_policy == (2 | 1 << 15, (0, 2, 3))
+    assert pp.affinity == ({0, 1, 2, 5}, {1})
+
+
+@pytest.mark.parametrize("nodes", ["x", "3-1", "1-", "-1", "1,,a"])
+def test_a_memory_policy_node_list_that_is_not_one_is_a_config_error(nodes):
+    doc = default_spec()
+    doc["linux"]["memoryPolicy"] = {"mode": "MPOL_BIND", "nodes": nodes}
+    with pytest.raises(ConfigError) as info:
+        plan_for(doc)
+    assert info.value.problems == [f"config.json: linux.memoryPolicy.nodes: {nodes!r} is not a list like 0-2,5"]

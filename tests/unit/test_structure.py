@@ -84,7 +84,8 @@ def test_concerns_never_import_each_other_sideways():
 
 
 # the pure planning modules: decisions only, testable without root (item 5 of issue 14)
-PLANS = ("lifecycle/plan.py", "namespaces/plan.py", "rootfs/plan.py", "rootfs/options.py", "cgroups/path.py",
+PLANS = ("lifecycle/plan.py", "namespaces/plan.py", "rootfs/plan.py", "rootfs/options.py", "process/plan.py",
+         "cgroups/path.py",
          "cgroups/resources.py", "cgroups/devices.py", "cgroups/systemd_props.py")
 
 

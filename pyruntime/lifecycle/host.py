@@ -1,0 +1,36 @@
+"""The host facts a plan is made from, read once by the parent on the host (never from inside
+a container, whose /proc and /sys may show anything)."""
+from __future__ import annotations
+
+import os
+
+from pyruntime.lifecycle.plan import CreateOptions, HostFacts
+from pyruntime.model.config import Spec
+
+
+def probe(spec: Spec, options: CreateOptions) -> HostFacts:
+    """Everything ``make_plan`` needs for this config (resctrl is looked for only when asked for)."""
+    from pyruntime import cgroups
+    from pyruntime.process.caps import held_by_runtime, last_cap
+    apparmor, selinux = lsms()
+    resctrl_root = ""
+    if spec.linux.intel_rdt is not None:
+        from pyruntime.errors import PyruntimeError
+        from pyruntime.resctrl import find_root
+        try:
+            resctrl_root = find_root()
+        except PyruntimeError:
+            pass  # refused by the plan's check, with the others
+    return HostFacts(cgroups.detect(), last_cap(), held_by_runtime(),
+                     systemd=options.systemd_cgroup and cgroups.systemd_booted(),
+                     apparmor=apparmor, selinux=selinux, resctrl_root=resctrl_root)
+
+
+def lsms() -> tuple[bool, bool]:
+    """(AppArmor enabled, SELinux enabled)."""
+    try:
+        with open("/sys/module/apparmor/parameters/enabled") as f:
+            apparmor = f.read().strip() == "Y"
+    except OSError:
+        apparmor = False
+    return apparmor, os.path.exists("/sys/fs/selinux/enforce")

@@ -1,0 +1,89 @@
+"""A container process, decided in the parent (pure): the init's program, and each exec'd one.
+
+The process applies these in the container as the kernel takes them (``attributes``,
+``launch``); the names of the config became numbers here, once, where a mistake is
+still a config error and nothing exists yet.
+"""
+from __future__ import annotations
+
+from pyruntime.startup.dataclass import dataclass
+
+from pyruntime.errors import ConfigError
+from pyruntime.model.config import Process
+from pyruntime.model.tuning import MemoryPolicy, Personality
+
+PERSONALITY = {"LINUX": 0x0000, "LINUX32": 0x0008}
+SCHED_POLICY = {"SCHED_OTHER": 0, "SCHED_FIFO": 1, "SCHED_RR": 2, "SCHED_BATCH": 3,
+                "SCHED_ISO": 4, "SCHED_IDLE": 5, "SCHED_DEADLINE": 6}
+SCHED_FLAGS = {"SCHED_FLAG_RESET_ON_FORK": 0x01, "SCHED_FLAG_RECLAIM": 0x02,
+               "SCHED_FLAG_DL_OVERRUN": 0x04, "SCHED_FLAG_KEEP_POLICY": 0x08,
+               "SCHED_FLAG_KEEP_PARAMS": 0x10, "SCHED_FLAG_UTIL_CLAMP_MIN": 0x20,
+               "SCHED_FLAG_UTIL_CLAMP_MAX": 0x40}
+IOPRIO_CLASS = {"IOPRIO_CLASS_RT": 1, "IOPRIO_CLASS_BE": 2, "IOPRIO_CLASS_IDLE": 3}
+MPOL_MODE = {"MPOL_DEFAULT": 0, "MPOL_PREFERRED": 1, "MPOL_BIND": 2, "MPOL_INTERLEAVE": 3,
+             "MPOL_LOCAL": 4, "MPOL_PREFERRED_MANY": 5, "MPOL_WEIGHTED_INTERLEAVE": 6}
+MPOL_FLAGS = {"MPOL_F_STATIC_NODES": 1 << 15, "MPOL_F_RELATIVE_NODES": 1 << 14,
+              "MPOL_F_NUMA_BALANCING": 1 << 13}
+
+
+@dataclass(frozen=True)
+class SeccompPlan:
+    """The filter, compiled in the parent (seccomp.compile.Program), and where its notify fd goes."""
+    program: object
+    listener_path: str = ""
+    listener_metadata: str = ""
+
+
+@dataclass(frozen=True)
+class ProcessPlan:
+    """Everything a container process sets on itself before execve, as the kernel takes it."""
+    process: Process              # args, cwd, env, user, rlimits, terminal, LSM labels, oomScoreAdj
+    caps: object                  # process.caps.CapPlan
+    persona: int | None = None    # personality(2), from linux.personality
+    scheduler: tuple | None = None  # sched_setattr(2): (policy, flags, nice, priority, runtime, deadline, period)
+    io_priority: int | None = None  # ioprio_set(2): class << 13 | level
+    memory_policy: tuple | None = None  # set_mempolicy(2): (mode | flags, nodes)
+    affinity: tuple = (None, None)  # exec: (CPUs before joining the container, CPUs after), None: unchanged
+    seccomp: SeccompPlan | None = None
+
+
+def cpu_list(text: str, field: str) -> frozenset[int]:
+    """'0-2,5' -> {0, 1, 2, 5}: a list of CPUs or of NUMA nodes."""
+    cpus: set[int] = set()
+    for part in text.replace(" ", "").split(","):
+        if part:
+            lo, _, hi = part.partition("-")
+            if not (lo.isdigit() and (hi.isdigit() or not hi and "-" not in part)) or int(hi or lo) < int(lo):
+                raise ConfigError([f"{field}: {text!r} is not a list like 0-2,5"])
+            cpus.update(range(int(lo), int(hi or lo) + 1))
+    return frozenset(cpus)
+
+
+def plan(process: Process, caps, personality: Personality | None = None,
+         memory_policy: MemoryPolicy | None = None, seccomp: SeccompPlan | None = None,
+         at: str = "process") -> ProcessPlan:
+    """``personality`` and ``memory_policy`` are the config's linux-wide settings, which every
+    process of the container takes; ``at`` names the process in errors."""
+    s, io, mp = process.scheduler, process.io_priority, memory_policy
+    affinity = process.exec_cpu_affinity
+    return ProcessPlan(
+        process=process,
+        caps=caps,
+        persona=PERSONALITY[personality.domain] if personality is not None else None,  # flags: refused
+        scheduler=(SCHED_POLICY[s.policy], _bits(SCHED_FLAGS, s.flags), s.nice, s.priority, s.runtime,
+                   s.deadline, s.period) if s is not None else None,
+        io_priority=IOPRIO_CLASS[io.io_class] << 13 | io.priority if io is not None else None,
+        memory_policy=(MPOL_MODE[mp.mode] | _bits(MPOL_FLAGS, mp.flags),
+                       tuple(sorted(cpu_list(mp.nodes, "linux.memoryPolicy.nodes")))) if mp is not None else None,
+        affinity=(cpu_list(affinity.initial, f"{at}.execCPUAffinity.initial")
+                  if affinity and affinity.initial else None,
+                  cpu_list(affinity.final, f"{at}.execCPUAffinity.final") if affinity and affinity.final else None),
+        seccomp=seccomp,
+    )
+
+
+def _bits(table: dict, names) -> int:
+    out = 0
+    for name in names:
+        out |= table[name]
+    return out
