@@ -62,3 +62,13 @@ def replace_file(path: str, data: bytes, mode: int = 0o644, sync: bool = False) 
         except OSError:
             pass
         raise
+
+
+def write_pid_file(path: str, pid: int) -> None:
+    """Atomically, as runc does: the shim may read it the moment it appears (and never
+    through a symlink someone planted in the directory: see fileio.replace_file)."""
+    try:
+        replace_file(os.path.abspath(path), str(pid).encode())
+    except OSError as exc:
+        from pyruntime.errors import PyruntimeError, describe_errno
+        raise PyruntimeError(f"--pid-file {path}: {describe_errno(exc.errno)}") from None

@@ -32,62 +32,6 @@ FLAGS = (
 )
 
 
-def build_process(c, opts: dict, args: list[str]):
-    """The Process to run: from --process, or the container's process plus flags."""
-    from pyruntime.model import parse, read_json, validate
-    from pyruntime.errors import ConfigError
-    if opts["process"]:
-        doc = read_json(opts["process"], "process.json")
-        validate.check_schema(doc, "process.json", wrap="process")
-        process = parse.process(doc)
-        problems = validate.process_problems(process, "process")
-        if problems:
-            raise ConfigError(problems, "process.json")
-        return process
-    if not args:
-        raise UsageError('"exec" needs a command to run, or --process FILE')
-    from pyruntime.lifecycle.exec import base_process
-    base = dict(base_process(c))
-    base["args"] = args
-    base["terminal"] = opts["tty"]
-    base.pop("consoleSize", None)
-    if opts["cwd"]:
-        base["cwd"] = opts["cwd"]
-    base["env"] = list(base.get("env") or []) + opts["env"]
-    user = dict(base.get("user") or {})
-    if opts["user"]:
-        uid, _, gid = opts["user"].partition(":")
-        if not uid.isdigit() or (gid and not gid.isdigit()):
-            raise UsageError(f"--user {opts['user']!r}: expected uid[:gid] as numbers")
-        user["uid"] = int(uid)
-        user["gid"] = int(gid) if gid else user.get("gid", 0)
-    if opts["additional_gids"]:
-        if not all(g.isdigit() for g in opts["additional_gids"]):
-            raise UsageError("--additional-gids takes numeric gids")
-        user["additionalGids"] = [int(g) for g in opts["additional_gids"]]
-    base["user"] = user
-    if opts["cap"]:
-        caps = {k: list(v) for k, v in (base.get("capabilities") or {}).items()}
-        # never inheritable (CVE-2022-29162); ambient, as runc does, only where the
-        # process already has an inheritable set (without it the kernel refuses ambient)
-        targets = ("bounding", "effective", "permitted") + (("ambient",) if "inheritable" in caps else ())
-        for name in opts["cap"]:
-            for which in targets:
-                caps.setdefault(which, []).append(name)
-        base["capabilities"] = caps
-    if opts["no_new_privs"]:
-        base["noNewPrivileges"] = True
-    if opts["apparmor"]:
-        base["apparmorProfile"] = opts["apparmor"]
-    if opts["process_label"]:
-        base["selinuxLabel"] = opts["process_label"]
-    process = parse.process(base)
-    problems = validate.process_problems(process, "process")
-    if problems:
-        raise ConfigError(problems, "exec")
-    return process
-
-
 def run(ctx, verb: str, argv: list[str]) -> int:
     opts, args = parse(FLAGS, argv, verb)
     if not args:
@@ -105,7 +49,7 @@ def _exec(ctx, opts: dict, args: list[str]) -> int:
     c = open_container(ctx, args[0])
     try:
         execmod.check_status(c, opts["ignore_paused"])
-        process = build_process(c, opts, args[1:])
+        process = execmod.build_process(c, opts, args[1:])
         plan, warnings = execmod.plan_for(c, process, opts["cgroup"], console_socket=opts["console_socket"],
                                           preserve_fds=opts["preserve_fds"], detach=opts["detach"],
                                           pid_file=opts["pid_file"])

@@ -13,7 +13,7 @@ import os
 from pyruntime import __version__, cgroups, log
 from pyruntime.startup.dataclass import dataclass
 from pyruntime.errors import CgroupError, PyruntimeError
-from pyruntime.fileio import replace_file
+from pyruntime.fileio import write_pid_file
 from pyruntime.lifecycle import boundary, init, stage1, sync
 from pyruntime.lifecycle.plan import ContainerPlan, CreateOptions, make_plan
 from pyruntime.lifecycle.undo import Undo
@@ -287,13 +287,3 @@ def _close_quietly(fd: int) -> None:
         os.close(fd)
     except OSError:
         pass
-
-
-def write_pid_file(path: str, pid: int) -> None:
-    """Atomically, as runc does: the shim may read it the moment it appears (and never
-    through a symlink someone planted in the directory: see fileio.replace_file)."""
-    try:
-        replace_file(os.path.abspath(path), str(pid).encode())
-    except OSError as exc:
-        from pyruntime.errors import describe_errno
-        raise PyruntimeError(f"--pid-file {path}: {describe_errno(exc.errno)}") from None

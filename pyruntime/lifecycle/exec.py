@@ -28,7 +28,6 @@ from pyruntime.model.config import Process
 from pyruntime.namespaces import enter
 from pyruntime.process import caps as capsmod, launch
 from pyruntime.process.plan import ProcessPlan
-from pyruntime.seccomp.compile import Program
 
 
 @dataclass(frozen=True)
@@ -88,27 +87,86 @@ def _recorded(c: Container) -> dict:
     return decided
 
 
+def build_process(c: Container, opts: dict, args: list[str]) -> Process:
+    """The Process to run: from --process, or the container's process with the flags (runc's
+    exec flags, by name: tty, cwd, env, user, additional_gids, cap, no_new_privs, apparmor,
+    process_label) applied on top, as runc does."""
+    from pyruntime.model import parse, read_json, validate
+    from pyruntime.errors import ConfigError
+    if opts["process"]:
+        doc = read_json(opts["process"], "process.json")
+        validate.check_schema(doc, "process.json", wrap="process")
+        process = parse.process(doc)
+        problems = validate.process_problems(process, "process")
+        if problems:
+            raise ConfigError(problems, "process.json")
+        return process
+    if not args:
+        raise UsageError('"exec" needs a command to run, or --process FILE')
+    base = dict(base_process(c))
+    base["args"] = args
+    base["terminal"] = opts["tty"]
+    base.pop("consoleSize", None)
+    if opts["cwd"]:
+        base["cwd"] = opts["cwd"]
+    base["env"] = list(base.get("env") or []) + opts["env"]
+    user = dict(base.get("user") or {})
+    if opts["user"]:
+        uid, _, gid = opts["user"].partition(":")
+        if not uid.isdigit() or (gid and not gid.isdigit()):
+            raise UsageError(f"--user {opts['user']!r}: expected uid[:gid] as numbers")
+        user["uid"] = int(uid)
+        user["gid"] = int(gid) if gid else user.get("gid", 0)
+    if opts["additional_gids"]:
+        if not all(g.isdigit() for g in opts["additional_gids"]):
+            raise UsageError("--additional-gids takes numeric gids")
+        user["additionalGids"] = [int(g) for g in opts["additional_gids"]]
+    base["user"] = user
+    if opts["cap"]:
+        caps = {k: list(v) for k, v in (base.get("capabilities") or {}).items()}
+        # never inheritable (CVE-2022-29162); ambient, as runc does, only where the
+        # process already has an inheritable set (without it the kernel refuses ambient)
+        targets = ("bounding", "effective", "permitted") + (("ambient",) if "inheritable" in caps else ())
+        for name in opts["cap"]:
+            for which in targets:
+                caps.setdefault(which, []).append(name)
+        base["capabilities"] = caps
+    if opts["no_new_privs"]:
+        base["noNewPrivileges"] = True
+    if opts["apparmor"]:
+        base["apparmorProfile"] = opts["apparmor"]
+    if opts["process_label"]:
+        base["selinuxLabel"] = opts["process_label"]
+    process = parse.process(base)
+    problems = validate.process_problems(process, "process")
+    if problems:
+        raise ConfigError(problems, "exec")
+    return process
+
+
 def plan_for(c: Container, process: Process, sub_cgroup: str = "", **options) -> tuple[ExecPlan, list[str]]:
     """(exec's plan, warnings) from the container's record: what create decided for every
     process, its cgroup as its manager gives it, its resctrl group. ``sub_cgroup``: --cgroup
     (v2: a path below the container's)."""
     from pyruntime.lifecycle.host import lsms
-    from pyruntime.lifecycle.plan import HostFacts, lsm_problems
     from pyruntime.process import plan as procplan
     decided = _recorded(c)
-    apparmor, selinux = lsms()  # here, on the host: the process could not even look once inside
-    problems = lsm_problems(process, HostFacts(None, 0, apparmor=apparmor, selinux=selinux))
+    # here, on the host: the process could not even look once inside
+    problems = procplan.lsm_problems(process, *lsms())
     if problems:
         from pyruntime.errors import ConfigError
         raise ConfigError(problems, "exec")
     held = -1 if decided["user_namespace"] else capsmod.held_by_runtime()
-    caps, warnings = capsmod.plan(process.capabilities, held=held)
+    caps, warnings = procplan.plan_caps(process.capabilities, capsmod.last_cap(), held)
     pp = procplan.plan(process, caps)
     mpol, sc = decided["memory_policy"], decided["seccomp"]
+    seccomp = None
+    if sc is not None:
+        from pyruntime.seccomp.compile import Program
+        seccomp = procplan.SeccompPlan(Program(bytes.fromhex(sc["bpf"]), sc["flags"], sc["notify"]),
+                                       sc["listener_path"], sc["listener_metadata"])
     pp = replace(pp, persona=decided["persona"], memory_policy=(mpol[0], tuple(mpol[1])) if mpol else None,
-                 seccomp=None if sc is None else procplan.SeccompPlan(
-                     Program(bytes.fromhex(sc["bpf"]), sc["flags"], sc["notify"]),
-                     sc["listener_path"], sc["listener_metadata"]))
+                 seccomp=seccomp)
     manager = c.manager()
     cgroup_dirs, unified = (), ""
     if manager is not None:
@@ -126,7 +184,7 @@ def plan_for(c: Container, process: Process, sub_cgroup: str = "", **options) ->
 
 def run(c: Container, plan: ExecPlan) -> int:
     """Start the process; wait for it unless detached. Returns its exit status (or 0)."""
-    from pyruntime.lifecycle.create import write_pid_file
+    from pyruntime.fileio import write_pid_file
     from pyruntime.process.rlimits import raise_nofile_soft_limit
     raise_nofile_soft_limit()
     joined, cgroupns = enter.split_cgroup(enter.open_of_process(

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import os
 
-from pyruntime.lifecycle.plan import CreateOptions, HostFacts
-from pyruntime.model.config import Spec
 
-
-def probe(spec: Spec, options: CreateOptions) -> HostFacts:
-    """Everything ``make_plan`` needs for this config (resctrl is looked for only when asked for)."""
+def probe(spec, options):
+    """lifecycle.plan.HostFacts: everything ``make_plan`` needs for this config, for these
+    CreateOptions (resctrl is looked for only when asked for)."""
     from pyruntime import cgroups
+    from pyruntime.lifecycle.plan import HostFacts
     from pyruntime.process.caps import held_by_runtime, last_cap
     apparmor, selinux = lsms()
     resctrl_root = ""

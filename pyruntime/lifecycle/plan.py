@@ -18,7 +18,7 @@ from pyruntime.cgroups.devices import every_container
 from pyruntime.model.config import Hooks, Spec
 from pyruntime.model.resources import Resources
 from pyruntime.namespaces import plan as nsplan
-from pyruntime.process import caps as capsplan, plan as procplan
+from pyruntime.process import plan as procplan
 from pyruntime.process.plan import ProcessPlan
 from pyruntime.rootfs import plan as rootplan
 
@@ -107,7 +107,7 @@ def make_plan(spec: Spec, options: CreateOptions, host: HostFacts, seccomp=None)
     rootfs = spec.root.path if os.path.isabs(spec.root.path) else os.path.join(options.bundle, spec.root.path)
     # in a user namespace of its own the init holds every capability there
     held = -1 if ns.has("user") else host.held_caps
-    caps, warnings = capsplan.plan(spec.process.capabilities, last=host.last_cap, held=held)
+    caps, warnings = procplan.plan_caps(spec.process.capabilities, host.last_cap, held)
     systemd_unit = None
     if options.systemd_cgroup:
         systemd_unit = cgpath.unit(spec.linux.cgroups_path, options.id)
@@ -198,7 +198,7 @@ def check_names_need_uts_namespace(spec: Spec, options: CreateOptions, host: Hos
 
 def check_lsm_labels(spec: Spec, options: CreateOptions, host: HostFacts, ns) -> list[str]:
     """A label for an LSM this host has not enabled would be silently meaningless."""
-    return lsm_problems(spec.process, host)
+    return procplan.lsm_problems(spec.process, host.apparmor, host.selinux)
 
 
 def check_host_features(spec: Spec, options: CreateOptions, host: HostFacts, ns) -> list[str]:
@@ -218,15 +218,3 @@ CHECKS = (check_mounts_need_mount_namespace, check_cgroup_writes, check_names_ne
 
 def refusals(spec: Spec, options: CreateOptions, host: HostFacts, ns) -> list[str]:
     return [problem for check in CHECKS for problem in check(spec, options, host, ns)]
-
-
-def lsm_problems(process, host: HostFacts, at: str = "process") -> list[str]:
-    """AppArmor/SELinux labels need the LSM (create's process, and exec's)."""
-    out = []
-    if process.apparmor_profile and not host.apparmor:
-        out.append(f"{at}.apparmorProfile: {process.apparmor_profile!r} requested but AppArmor is not "
-                   "enabled on this host")
-    if process.selinux_label and not host.selinux:
-        out.append(f"{at}.selinuxLabel: {process.selinux_label!r} requested but SELinux is not enabled "
-                   "on this host")
-    return out

@@ -9,8 +9,8 @@ from __future__ import annotations
 from pyruntime.startup.dataclass import dataclass
 
 from pyruntime.errors import ConfigError
-from pyruntime.model.config import Process
-from pyruntime.model.tuning import MemoryPolicy, Personality
+from pyruntime.model.config import Capabilities, Process
+from pyruntime.model.names import capability_number
 
 PERSONALITY = {"LINUX": 0x0000, "LINUX32": 0x0008}
 SCHED_POLICY = {"SCHED_OTHER": 0, "SCHED_FIFO": 1, "SCHED_RR": 2, "SCHED_BATCH": 3,
@@ -27,6 +27,22 @@ MPOL_FLAGS = {"MPOL_F_STATIC_NODES": 1 << 15, "MPOL_F_RELATIVE_NODES": 1 << 14,
 
 
 @dataclass(frozen=True)
+class CapPlan:
+    """Masks per set; None means 'leave as is' (the set was not configured).
+
+    ``last`` is the host's cap_last_cap, read by the parent on the host: the
+    container's /proc may show anything (a mount over it), and a smaller number
+    there would leave the higher capabilities in the bounding set.
+    """
+    bounding: int | None
+    effective: int
+    permitted: int
+    inheritable: int
+    ambient: int
+    last: int
+
+
+@dataclass(frozen=True)
 class SeccompPlan:
     """The filter, compiled in the parent (seccomp.compile.Program), and where its notify fd goes."""
     program: object
@@ -38,13 +54,52 @@ class SeccompPlan:
 class ProcessPlan:
     """Everything a container process sets on itself before execve, as the kernel takes it."""
     process: Process              # args, cwd, env, user, rlimits, terminal, LSM labels, oomScoreAdj
-    caps: object                  # process.caps.CapPlan
+    caps: CapPlan
     persona: int | None = None    # personality(2), from linux.personality
     scheduler: tuple | None = None  # sched_setattr(2): (policy, flags, nice, priority, runtime, deadline, period)
     io_priority: int | None = None  # ioprio_set(2): class << 13 | level
     memory_policy: tuple | None = None  # set_mempolicy(2): (mode | flags, nodes)
     affinity: tuple = (None, None)  # exec: (CPUs before joining the container, CPUs after), None: unchanged
     seccomp: SeccompPlan | None = None
+
+
+def plan_caps(caps: Capabilities | None, last: int, held: int = -1,
+              at: str = "process.capabilities") -> tuple[CapPlan, list[str]]:
+    """An unset capabilities object means no capabilities at all (as runc).
+
+    ``held``: what the runtime may grant (-1: everything, when the process gets a user
+    namespace, where it holds every capability); the bounding set is not limited by it
+    (a bound the runtime lacks is simply absent).
+    """
+    warnings: list[str] = []
+    caps = caps or Capabilities()
+    return CapPlan(
+        bounding=mask(caps.bounding, f"{at}.bounding", last, warnings) if caps.bounding is not None else 0,
+        effective=mask(caps.effective, f"{at}.effective", last, warnings, held),
+        permitted=mask(caps.permitted, f"{at}.permitted", last, warnings, held),
+        inheritable=mask(caps.inheritable, f"{at}.inheritable", last, warnings, held),
+        ambient=mask(caps.ambient, f"{at}.ambient", last, warnings, held),
+        last=last,
+    ), warnings
+
+
+def mask(names, at: str, last: int, warnings: list[str], held: int = -1) -> int:
+    """The set's bits. runtime-spec: a capability that cannot be mapped (unknown name,
+    above this kernel's last) or granted (not held by the runtime) MUST be logged as a
+    warning and SHOULD NOT fail the container: it is left out, as runc does."""
+    out = 0
+    for name in names or ():
+        num = capability_number(name)
+        if num is None:
+            warnings.append(f"{at}: unknown capability {name!r}; ignored")
+        elif num > last:
+            warnings.append(f"{at}: {name} is not supported by this kernel; ignored")
+        elif not held >> num & 1:
+            warnings.append(f"{at}: {name} is not held by the runtime itself, so it cannot be "
+                            "granted; ignored")
+        else:
+            out |= 1 << num
+    return out
 
 
 def cpu_list(text: str, field: str) -> frozenset[int]:
@@ -59,11 +114,10 @@ def cpu_list(text: str, field: str) -> frozenset[int]:
     return frozenset(cpus)
 
 
-def plan(process: Process, caps, personality: Personality | None = None,
-         memory_policy: MemoryPolicy | None = None, seccomp: SeccompPlan | None = None,
+def plan(process: Process, caps, personality=None, memory_policy=None, seccomp: SeccompPlan | None = None,
          at: str = "process") -> ProcessPlan:
-    """``personality`` and ``memory_policy`` are the config's linux-wide settings, which every
-    process of the container takes; ``at`` names the process in errors."""
+    """``personality`` and ``memory_policy`` (model.tuning) are the config's linux-wide settings,
+    which every process of the container takes; ``at`` names the process in errors."""
     s, io, mp = process.scheduler, process.io_priority, memory_policy
     affinity = process.exec_cpu_affinity
     return ProcessPlan(
@@ -86,4 +140,16 @@ def _bits(table: dict, names) -> int:
     out = 0
     for name in names:
         out |= table[name]
+    return out
+
+
+def lsm_problems(process: Process, apparmor: bool, selinux: bool, at: str = "process") -> list[str]:
+    """AppArmor/SELinux labels need the LSM enabled on the host (create's process, and exec's)."""
+    out = []
+    if process.apparmor_profile and not apparmor:
+        out.append(f"{at}.apparmorProfile: {process.apparmor_profile!r} requested but AppArmor is not "
+                   "enabled on this host")
+    if process.selinux_label and not selinux:
+        out.append(f"{at}.selinuxLabel: {process.selinux_label!r} requested but SELinux is not enabled "
+                   "on this host")
     return out

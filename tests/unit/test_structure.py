@@ -97,6 +97,15 @@ def test_plans_never_import_the_kernel_calls():
     assert wrong == []
 
 
+def test_planning_loads_no_kernel_call_and_no_compiled_module():
+    """Transitively: the plans take decisions from the model and Linux's numbers alone, so they
+    run anywhere without root (the capability plan once pulled in the kernel-call wrappers)."""
+    code = "; ".join(f"import pyruntime.{rel[:-3].replace(os.sep, '.')}" for rel in PLANS)
+    loaded = imports_after(code)
+    assert not {m for m in loaded if m.split(".")[:2] in (["pyruntime", "kernel"], ["pyruntime", "_kernel"],
+                                                           ["pyruntime", "_seccomp"], ["pyruntime", "cli"])}
+
+
 def test_the_cli_leaves_status_checks_to_the_lifecycle():
     """Which status allows which verb is decided in lifecycle/ (require), never in cli/."""
     wrong = [rel for rel, path in modules() if rel.startswith("cli" + os.sep)
