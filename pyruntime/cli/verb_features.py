@@ -16,8 +16,7 @@ def features() -> dict:
     from pyruntime.process.plan import MPOL_FLAGS, MPOL_MODE
     from pyruntime.rootfs.options import ALL_OPTIONS
     from pyruntime.seccomp.compile import FILTER_FLAGS, OPS
-    from pyruntime.model._schema_doc import SCHEMA
-    defs = SCHEMA["definitions"]
+    from pyruntime.model.parse import SECCOMP_ACTIONS, SECCOMP_ARCHES
     return {
         "ociVersionMin": "1.0.0",
         "ociVersionMax": SPEC_VERSION,
@@ -30,9 +29,9 @@ def features() -> dict:
             "cgroup": {"v1": True, "v2": True, "systemd": True, "systemdUser": False, "rdma": True},
             "seccomp": {
                 "enabled": True,
-                "actions": defs["seccompAction"]["enum"],
+                "actions": list(SECCOMP_ACTIONS),
                 "operators": sorted(OPS),
-                "archs": defs["seccompArch"]["enum"],
+                "archs": list(SECCOMP_ARCHES),
                 "knownFlags": sorted(FILTER_FLAGS),
                 "supportedFlags": sorted(FILTER_FLAGS),
             },

@@ -85,11 +85,9 @@ def read_document(source: str) -> dict:
 
 def run(ctx, verb: str, argv: list[str]) -> int:
     from pyruntime.lifecycle.update import update
-    from pyruntime.model import validate
     opts, args = parse(FLAGS, argv, verb)
     need_args(args, 1, "update <container-id>")
     doc = read_document(opts["resources"]) if opts["resources"] else document_from_flags(opts)
-    validate.check_schema(doc, "resources", wrap="linux.resources")
     rdt = {k: opts[o] for k, o in (("l3CacheSchema", "l3_cache_schema"), ("memBwSchema", "mem_bw_schema"))
            if opts[o]}
     c = open_container(ctx, args[0])

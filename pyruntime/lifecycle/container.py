@@ -41,7 +41,7 @@ class Container:
             return tuple(Hook(h["path"], tuple(h["args"]), tuple(h["env"]), h["timeout"]) for h in decided[step])
         from pyruntime.model import parse
         raw = {"poststart": "poststart", "poststop": "poststop"}[step]
-        return getattr(parse.hooks({raw: (self.record.config.get("hooks") or {}).get(raw)}), step)
+        return getattr(parse.hooks_document({raw: (self.record.config.get("hooks") or {}).get(raw) or []}), step)
 
     def has_mount_namespace(self) -> bool:
         decided = self.record.decided

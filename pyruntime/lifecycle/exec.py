@@ -94,9 +94,7 @@ def build_process(c: Container, opts: dict, args: list[str]) -> Process:
     from pyruntime.model import parse, read_json, validate
     from pyruntime.errors import ConfigError
     if opts["process"]:
-        doc = read_json(opts["process"], "process.json")
-        validate.check_schema(doc, "process.json", wrap="process")
-        process = parse.process(doc)
+        process = parse.process_document(read_json(opts["process"], "process.json"), "process.json")
         problems = validate.process_problems(process, "process")
         if problems:
             raise ConfigError(problems, "process.json")
@@ -137,7 +135,7 @@ def build_process(c: Container, opts: dict, args: list[str]) -> Process:
         base["apparmorProfile"] = opts["apparmor"]
     if opts["process_label"]:
         base["selinuxLabel"] = opts["process_label"]
-    process = parse.process(base)
+    process = parse.process_document(base, "exec", "process")
     problems = validate.process_problems(process, "process")
     if problems:
         raise ConfigError(problems, "exec")

@@ -7,18 +7,18 @@ from pyruntime.state.status import require
 
 
 def update(c: Container, doc: dict, rdt: dict) -> None:
-    """Apply ``doc`` (a validated linux.resources document) and the resctrl schemata ``rdt``
+    """Apply ``doc`` (a linux.resources document) and the resctrl schemata ``rdt``
     (l3CacheSchema/memBwSchema), then record them in the container's config copy."""
     from pyruntime.model import parse, validate
-    require(c.status(), "update", c.id)
-    manager = c.manager()
-    if manager is None:
-        raise UsageError(f"container {c.id} has no cgroup to update")
-    res = parse.resources(doc)
+    res = parse.resources_document(doc)
     problems = validate.resource_problems(res)
     if problems:
         from pyruntime.errors import ConfigError
         raise ConfigError(problems, "resources")
+    require(c.status(), "update", c.id)
+    manager = c.manager()
+    if manager is None:
+        raise UsageError(f"container {c.id} has no cgroup to update")
     if res.devices:  # the rules every container needs come along, as at create
         from pyruntime.startup.dataclass import replace
         res = replace(res, devices=res.devices + base_device_rules(c))

@@ -49,7 +49,6 @@ def load_spec(path: str, for_create: bool = True):
 
 def spec_from_dict(doc: dict, for_create: bool = True):
     from pyruntime.model import parse, validate
-    validate.check_schema(doc)
     spec = parse.spec(doc)
     validate.check_semantics(spec, for_create=for_create)
     return spec

@@ -1,12 +1,10 @@
-"""The string patterns of spec/config.schema.json as plain functions.
+"""The string patterns of spec/config.schema.json as plain functions, for the parser (model.parse).
 
-Validating a config must not import ``re``: with its compiler it costs the
-create path about 5 ms, an eighth of a container start. The schema's
-patterns are few and simple, so each is written out here; spec/generate.py
-points the generated validator's ``REGEX_PATTERNS`` at this table and refuses
-a schema pattern that has no entry, and tests/unit/test_patterns.py checks
-every function against ``re`` on many strings. Semantics are the generated
-validator's: the whole string must match (``$`` as ``\\Z``: no trailing newline).
+They replace Python's ``re``: with its compiler it costs the create path about 5 ms, an
+eighth of a container start. The schema's patterns are few and simple, so each is written
+out here; tests/unit/test_patterns.py checks that every pattern of the schema has its
+function and that each agrees with ``re`` on many strings. The whole string must match
+(``$`` as ``\\Z``: no trailing newline).
 """
 from __future__ import annotations
 
@@ -16,7 +14,7 @@ SEMVER_IDENT = DIGITS | UPPER | frozenset("abcdefghijklmnopqrstuvwxyz.-")
 
 
 class Pattern:
-    """What the generated code calls: ``.search(text)``, truthy when text matches."""
+    """A schema pattern and its function: ``.search(text)`` is truthy when text matches, as with ``re``."""
 
     __slots__ = ("search", "source")
 

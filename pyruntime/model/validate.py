@@ -1,53 +1,19 @@
-"""Validation of config.json and the documents that share its parts.
-
-Two passes, both before anything is created:
-1. the schema (spec/config.schema.json), checked by generated code that is
-   cheap to import (it replaces jsonschema, ~60 ms to import, on the path of
-   every create; tests/unit/test_schema_oracle.py holds it to jsonschema, and
-   PYRUNTIME_VALIDATOR=jsonschema runs jsonschema instead); only when it
-   refuses a document is jsonschema imported to list every problem with its
-   JSON path;
-2. semantic rules the schema cannot express (absolute paths, namespace and
-   mapping combinations, capability and rlimit names, sysctl ownership).
+"""The rules a config's shape cannot express, run on the typed spec once ``parse`` has read it:
+absolute paths, namespace and mapping combinations, rlimit names, sysctl ownership, the
+kernel's ranges. The shape (names, types, ranges, enums) is ``parse``'s.
 
 Each problem is one line: ``<json.path>: <what is wrong>``.
 """
 from __future__ import annotations
 
-import os
-
 from pyruntime.errors import ConfigError
-from pyruntime.model import _schema_check, config as c, names
-
-# PYRUNTIME_VALIDATOR=jsonschema: the standard module decides, not the generated check it is the
-# oracle of (the tests compare the two; this runs a whole command the standard way)
-STANDARD = os.environ.get("PYRUNTIME_VALIDATOR") == "jsonschema"
+from pyruntime.model import config as c, names
 
 
 # sysctl keys and the namespace that owns them (runc's list, validator.go)
 IPC_SYSCTLS = {"kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem", "kernel.shmall",
                "kernel.shmmax", "kernel.shmmni", "kernel.shm_rmid_forced"}
 UTS_SYSCTLS = {"kernel.hostname", "kernel.domainname"}
-
-
-def check_schema(doc, source: str = "config.json", wrap: str = "") -> None:
-    """Raise ConfigError listing every schema violation of ``doc``.
-
-    ``wrap`` validates a fragment as that part of a config ("process" for an
-    exec process.json, "linux.resources" for an update document).
-    """
-    whole = _wrap(doc, wrap) if wrap else doc
-    if STANDARD:
-        problems = explain(whole, strip=wrap)
-        if problems:
-            raise ConfigError(problems, source)
-        return
-    try:
-        _schema_check.validate(whole)
-        return
-    except _schema_check.JsonSchemaValueException as first:
-        problems = explain(whole, strip=wrap) or [str(first)]
-    raise ConfigError(problems, source)
 
 
 def string_problems(doc) -> list[str]:
@@ -76,74 +42,11 @@ def string_problems(doc) -> list[str]:
     return sorted(problems)
 
 
-def _wrap(doc, where: str) -> dict:
-    whole: dict = {"ociVersion": "1.0.0"}
-    node = whole
-    parts = where.split(".")
-    for part in parts[:-1]:
-        node[part] = {}
-        node = node[part]
-    node[parts[-1]] = doc
-    return whole
-
-
-def explain(doc, strip: str = "") -> list[str]:
-    """Every schema problem in doc, one line each, in document order."""
-    import jsonschema  # only on the error path: it costs ~60 ms to import
-
-    from pyruntime.model._schema_doc import SCHEMA
-    validator = jsonschema.Draft7Validator(SCHEMA)
-    lines = []
-    for err in sorted(validator.iter_errors(doc), key=lambda e: list(map(str, e.absolute_path))):
-        path = json_path(err.absolute_path)
-        if err.validator == "required":
-            missing = err.message.split("'")[1]
-            path = f"{path}.{missing}" if path else missing
-        if strip and path.startswith(strip):
-            path = path[len(strip):].lstrip(".") or "(document)"
-        lines.append(f"{path or '(document)'}: {describe(err)}")
-    return lines
-
-
 def json_path(parts) -> str:
     out = ""
     for part in parts:
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
     return out
-
-
-def _kind(value) -> str:
-    if isinstance(value, bool):
-        return "boolean"
-    return {int: "integer", float: "number", str: "string", list: "array", dict: "object",
-            type(None): "null"}.get(type(value), type(value).__name__)
-
-
-def _show(value) -> str:
-    import json
-    text = json.dumps(value)
-    return text if len(text) <= 40 else text[:37] + "..."
-
-
-def describe(err) -> str:
-    """The part after the path: what was expected and what was found."""
-    v, arg, inst = err.validator, err.validator_value, err.instance
-    if v == "type":
-        got = "null" if inst is None else f"{_kind(inst)} {_show(inst)}"
-        return f"expected {'an ' if arg in ('integer', 'array', 'object') else 'a '}{arg}, got {got}"
-    if v == "required":
-        return "is required"
-    if v == "minItems" and arg == 1:
-        return "must be a non-empty array"
-    if v == "enum":
-        return f"must be one of {', '.join(map(str, arg))}; got {_show(inst)}"
-    if v == "pattern":
-        return f"must match {arg}; got {_show(inst)}"
-    if v == "minimum":
-        return f"must be at least {arg}, got {inst}"
-    if v == "maximum":
-        return f"must be at most {arg}, got {inst}"
-    return err.message
 
 
 def check_semantics(spec: c.Spec, for_create: bool = True) -> None:
@@ -178,8 +81,6 @@ def _camel(name: str) -> str:
 
 def process_problems(p: c.Process, at: str) -> list[str]:
     out = []
-    if not p.args:
-        out.append(f"{at}.args: must be a non-empty array")
     if not p.cwd.startswith("/"):
         out.append(f"{at}.cwd: must be an absolute path, got {p.cwd!r}")
     for i, entry in enumerate(p.env):

@@ -52,20 +52,3 @@ def test_mutated_configs_fail_cleanly(runtime, bundle):
                        for c in ("memory", "pids", "cpu", "unified")), doc
 
     check()
-
-
-def test_the_standard_validator_switch_gives_the_same_answers(runtime, bundle):
-    """PYRUNTIME_VALIDATOR=jsonschema (the standard module in place of the generated check): the
-    same exit status and the same lines for the same mutated configs."""
-    @for_each_mutation(bundle, 25)
-    def check(doc):
-        answers = []
-        for env in ({}, {"PYRUNTIME_VALIDATOR": "jsonschema"}):
-            cid = runtime.new_id("sw")
-            proc = runtime.run("create", "--bundle", bundle.path, cid, timeout=20, input=b"",
-                               env={**os.environ, **env})
-            answers.append((proc.returncode, proc.stderr.decode(errors="replace").replace(cid, "ID")))
-            runtime.run("delete", "--force", cid)
-        assert answers[0] == answers[1], doc
-
-    check()

@@ -7,7 +7,7 @@ from pyruntime.cgroups import path as cgpath
 from pyruntime.cgroups.layout import HYBRID, V1, V2, parse_mountinfo
 from pyruntime.cgroups.resources import blkio_to_io_weight, shares_to_weight, swap_v2, v1_writes, v2_writes
 from pyruntime.errors import ConfigError
-from pyruntime.model.parse import resources
+from pyruntime.model.parse import resources_document as resources
 
 HYBRID_MOUNTINFO = """\
 32 31 0:29 / /sys/fs/cgroup/cpu rw,relatime - cgroup cgroup rw,cpu

@@ -1,4 +1,6 @@
-"""Each schema pattern written as a function agrees with the regular expression it replaces."""
+"""Each schema pattern written as a function agrees with the regular expression it replaces
+(Python's ``re``, with ``$`` as ``\\Z``: the whole string, no trailing newline), and the
+parser, which uses them, imports no ``re``."""
 from __future__ import annotations
 
 import random
@@ -22,7 +24,6 @@ def corpus(seed: int) -> list[str]:
 
 @pytest.mark.parametrize("source", sorted(REGEX_PATTERNS))
 def test_function_matches_the_regex(source):
-    # what fastjsonschema compiles: $ as \Z
     regex = re.compile(source[:-1] + "\\Z" if source.endswith("$") else source)
     # strings shaped like the pattern's own text reach its accepting paths often
     pieces = re.findall(r"[A-Za-z_:]+|.", source.replace("\\", ""))
@@ -34,7 +35,28 @@ def test_function_matches_the_regex(source):
         assert bool(pattern.search(text)) == bool(regex.search(text)), (source, text)
 
 
-def test_the_validator_does_not_import_re():
+def test_the_parser_does_not_import_re():
     from test_structure import imports_after
-    loaded = imports_after("import pyruntime.model.validate")
-    assert "pyruntime.model._schema_check" in loaded and "re" not in loaded
+    loaded = imports_after("import pyruntime.model.parse, pyruntime.model.validate")
+    assert "pyruntime.model.patterns" in loaded and "re" not in loaded
+
+
+def test_every_pattern_of_the_schema_has_its_function():
+    import json
+    import os
+    here = os.path.dirname(os.path.abspath(__file__))
+    with open(os.path.join(here, "..", "..", "spec", "config.schema.json")) as f:
+        text = f.read()
+    found = set()
+
+    def walk(node):
+        if isinstance(node, dict):
+            if isinstance(node.get("pattern"), str):
+                found.add(node["pattern"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+    walk(json.loads(text))
+    assert found and found == set(REGEX_PATTERNS)

@@ -12,7 +12,7 @@ from pyruntime.cli.verb_spec import default_spec
 from pyruntime.errors import ConfigError
 from pyruntime.lifecycle.plan import CreateOptions, HostFacts, make_plan
 from pyruntime.model import spec_from_dict
-from pyruntime.model.parse import resources
+from pyruntime.model.parse import resources_document as resources
 
 V2_HOST = Layout("v2", {}, "/sys/fs/cgroup")
 
