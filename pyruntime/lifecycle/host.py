@@ -20,9 +20,10 @@ def probe(spec, options):
             resctrl_root = find_root()
         except PyruntimeError:
             pass  # refused by the plan's check, with the others
+    from pyruntime.safefs.safepath import probe_openat2
     return HostFacts(cgroups.detect(), last_cap(), held_by_runtime(),
                      systemd=options.systemd_cgroup and cgroups.systemd_booted(),
-                     apparmor=apparmor, selinux=selinux, resctrl_root=resctrl_root)
+                     apparmor=apparmor, selinux=selinux, resctrl_root=resctrl_root, openat2=probe_openat2())
 
 
 def lsms() -> tuple[bool, bool]:

@@ -34,6 +34,7 @@ from pyruntime.rootfs import pivot
 from pyruntime.rootfs.cgroupfs import CgroupView, own_cgroups
 from pyruntime.rootfs.devices import open_host_null
 from pyruntime.rootfs.mounts import Executor
+from pyruntime.safefs import safepath
 
 
 @dataclass
@@ -61,6 +62,7 @@ def container_state_json(plan: ContainerPlan, status: str, pid: int) -> bytes:
 def main(plan: ContainerPlan, chan: sync.Channel, fds: InitFds) -> None:
     """Never returns."""
     try:
+        safepath.use_openat2(plan.openat2)
         if fds.notify >= 0:
             fds.hook_state["host_pid"] = host_pid()
         if not plan.options.no_new_keyring:

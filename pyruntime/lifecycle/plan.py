@@ -56,6 +56,7 @@ class HostFacts:
     apparmor: bool = True  # the LSMs enabled (True in tests: a label is not refused)
     selinux: bool = True
     resctrl_root: str = ""  # where resctrl is mounted ("" if not, or not asked: no linux.intelRdt)
+    openat2: bool = True  # the kernel resolves paths in a root itself (else safefs.safepath walks)
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,7 @@ class ContainerPlan:
     resctrl: object = None  # resctrl.ResctrlPlan with linux.intelRdt
     resctrl_root: str = ""
     systemd_unit: tuple | None = None  # (slice, unit): systemd makes the cgroup (cgroups.systemd)
+    openat2: bool = True  # HostFacts.openat2, for the init's path resolution
 
     @property
     def id(self) -> str:
@@ -148,6 +150,7 @@ def make_plan(spec: Spec, options: CreateOptions, host: HostFacts, seccomp=None)
         resctrl=resctrl,
         resctrl_root=host.resctrl_root,
         systemd_unit=systemd_unit,
+        openat2=host.openat2,
     )
 
 

@@ -42,6 +42,22 @@ def path_in_root(root_fd: int, fd: int) -> str | None:
     return "/" + there[len(prefix):] if there.startswith(prefix) else None
 
 
+def probe_openat2() -> bool:
+    """Whether this kernel has openat2 (Linux 5.6): asked once, by the parent on the host
+    (lifecycle.host.probe), and handed to the init with the plan (``use_openat2``)."""
+    try:
+        os.close(kfd.openat2(-100, "/", O_PATH))  # AT_FDCWD
+    except SyscallError as exc:
+        return exc.errno != errno.ENOSYS
+    return True
+
+
+def use_openat2(available: bool) -> None:
+    """Resolve with openat2, or with the checked component walk where the kernel lacks it."""
+    global _has_openat2
+    _has_openat2 = available
+
+
 def _openat2(root_fd: int, path: str, flags: int, mode: int = 0) -> int:
     global _has_openat2
     if _has_openat2:

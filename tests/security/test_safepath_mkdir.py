@@ -1,7 +1,10 @@
-"""safepath.mkdir_all: `mkdir -p` inside a rootfs that never creates anything outside it.
+"""safepath.mkdir_all: `mkdir -p` inside a rootfs that never creates anything outside it, and
+open_in_root, which never resolves outside it.
 
 Mount targets are made with it before pivot_root, while a hostile image's
-symlinks could point anywhere on the host (the CVE-2021-30465 class).
+symlinks could point anywhere on the host (the CVE-2021-30465 class). Every test
+runs twice: with openat2(RESOLVE_IN_ROOT), and with the checked component walk a
+kernel without openat2 gets (the plan says which: HostFacts.openat2).
 """
 from __future__ import annotations
 
@@ -11,15 +14,18 @@ import os
 import pytest
 
 from pyruntime.errors import SyscallError
-from pyruntime.safefs.safepath import mkdir_all
+from pyruntime.safefs import safepath
+from pyruntime.safefs.safepath import mkdir_all, open_in_root
 
 
-@pytest.fixture
-def root(tmp_path):
+@pytest.fixture(params=["openat2", "walk"])
+def root(tmp_path, request):
     rootfs = tmp_path / "rootfs"
     rootfs.mkdir()
     fd = os.open(rootfs, os.O_PATH | os.O_DIRECTORY)
+    safepath.use_openat2(request.param == "openat2")
     yield rootfs, fd
+    safepath.use_openat2(safepath.probe_openat2())
     os.close(fd)
 
 
@@ -70,3 +76,17 @@ def test_a_file_in_the_way_is_an_error(root):
     with pytest.raises(SyscallError) as err:
         mkdir_all(fd, "/file/x")
     assert err.value.errno == errno.ENOTDIR
+
+
+@pytest.mark.parametrize("trap", ["{host}", "..", "/proc/self/root{host}"])
+def test_open_in_root_never_leaves_it(root, tmp_path, trap):
+    """A symlink to the host directory holding a secret (absolute, climbing, or through a magic
+    link) is resolved inside the rootfs, where there is no such file; a plain open would follow
+    it to the host's file."""
+    rootfs, fd = root
+    (tmp_path / "host-secret").write_text("host")
+    (rootfs / "escape").symlink_to(trap.format(host=tmp_path))
+    assert os.path.exists(rootfs / "escape" / "host-secret")  # what following it would reach
+    with pytest.raises(SyscallError) as err:
+        os.close(open_in_root(fd, "/escape/host-secret", os.O_RDONLY))
+    assert err.value.errno in (errno.ENOENT, errno.ELOOP, errno.EXDEV)

@@ -141,6 +141,9 @@ def test_the_plan_carries_decisions_not_the_config():
     # the device rules every container needs are decided here, and kept apart for update
     assert p.cgroup_resources.devices[-len(p.cgroup_base_devices):] == p.cgroup_base_devices
     assert p.cgroup_resources.devices[0].allow is False  # the config's deny-all comes first
+    # how the init resolves paths is the host's fact, handed on
+    old_kernel = HostFacts(HOST.layout, 40, openat2=False)
+    assert make_plan(spec_from_dict(default_spec()), CreateOptions(id="c1", bundle="/b"), old_kernel).openat2 is False
 
 
 def _checked(change, host=HOST, **options):
