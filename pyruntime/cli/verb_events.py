@@ -8,11 +8,10 @@ until the container stops.
 from __future__ import annotations
 
 import sys
-import time
 
 from pyruntime.cli.common import open_container
 from pyruntime.cli.flags import Flag, need_args, parse
-from pyruntime.errors import StateError, UsageError
+from pyruntime.errors import UsageError
 
 FLAGS = (Flag(("stats",), "bool", False, "print one stats event and exit"),
          Flag(("interval",), "str", "5s", "time between stats events (Go duration: 500ms, 5s, 1m)"))
@@ -34,44 +33,18 @@ def emit(kind: str, cid: str, data=None) -> None:
     sys.stdout.flush()
 
 
-def _stats(c, manager) -> dict:
-    stats = manager.stats()
-    if c.record.resctrl:
-        from pyruntime import resctrl
-        stats["intel_rdt"] = resctrl.stats(c.record.resctrl)
-    return stats
-
-
 def run(ctx, verb: str, argv: list[str]) -> int:
-    from pyruntime.cgroups.stats import oom_kills
-    from pyruntime.state.status import STOPPED
+    from pyruntime.lifecycle import events
     opts, args = parse(FLAGS, argv, verb)
     need_args(args, 1, "events <container-id>")
     interval = duration(opts["interval"])
     c = open_container(ctx, args[0])
     c.dir.close()  # a stream must not hold the lock
-    if c.status() == STOPPED:
-        raise StateError(f"container {c.id} is not running")
-    manager = c.manager()
-    if manager is None:
-        raise StateError(f"container {c.id} has no cgroup")
+    if opts["stats"]:
+        emit("stats", c.id, events.stats(c, events.manager_of_running(c)))
+        return 0
     import gc
     gc.enable()  # a stream lives as long as the container: collect (the launcher turned it off)
-    if opts["stats"]:
-        emit("stats", c.id, _stats(c, manager))
-        return 0
-    seen = oom_kills(manager)
-    next_stats = 0.0
-    while c.status() != STOPPED:
-        now = time.monotonic()
-        if now >= next_stats:
-            emit("stats", c.id, _stats(c, manager))
-            next_stats = now + interval
-        kills = oom_kills(manager)
-        if kills > seen:
-            emit("oom", c.id)
-            seen = kills
-        time.sleep(min(0.1, interval))
-    if oom_kills(manager) > seen:
-        emit("oom", c.id)
+    for kind, data in events.watch(c, interval):
+        emit(kind, c.id, data)
     return 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 import sys
 
 from pyruntime.cli.flags import Flag, parse
-from pyruntime.errors import NotFound, UsageError
+from pyruntime.errors import UsageError
 
 FLAGS = (Flag(("quiet", "q"), "bool", False, "ids only"),
          Flag(("format", "f"), "str", "table", "table or json"))
@@ -29,26 +29,14 @@ def table(rows: list[list[str]]) -> str:
 
 
 def run(ctx, verb: str, argv: list[str]) -> int:
-    from pyruntime.lifecycle.container import Container
+    from pyruntime.lifecycle.container import states as container_states
     opts, args = parse(FLAGS, argv, verb)
     if opts["format"] not in ("table", "json"):
         raise UsageError(f"invalid format {opts['format']!r}: table or json")
-    store = ctx.store()
     states = []
-    for cid in store.ids():
-        try:
-            cdir = store.open(cid)
-        except NotFound:
-            continue
-        with cdir:
-            c = Container(cdir)
-            if c.damaged:  # one bad file must not hide every other container
-                from pyruntime import log
-                log.warning(f"container {cid}: {c.damaged}")
-                continue
-            state = c.oci_state()  # a create still running or killed half-way is "creating"
-            state["owner"] = owner_name(c.record.owner) if c.record is not None else ""
-            states.append(state)
+    for c, state in container_states(ctx.store()):
+        state["owner"] = owner_name(c.record.owner) if c.record is not None else ""
+        states.append(state)
     if opts["quiet"]:
         sys.stdout.write("".join(s["id"] + "\n" for s in states))
     elif opts["format"] == "json":

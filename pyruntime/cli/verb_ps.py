@@ -20,8 +20,7 @@ def run(ctx, verb: str, argv: list[str]) -> int:
         raise UsageError('"ps" requires a container id')
     c = open_container(ctx, args[0])
     try:
-        manager = c.manager()
-        pids = manager.pids() if manager is not None else ([c.record.pid] if c.init_alive() else [])
+        pids = c.pids()
     finally:
         c.dir.close()
     if opts["format"] == "json":

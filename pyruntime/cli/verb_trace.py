@@ -61,7 +61,8 @@ def run(ctx, verb: str, argv: list[str]) -> int:
             raise PyruntimeError(f"--merge {path}: {exc}") from None
         merged_archs |= archs
         merged_rules |= rules
-    status, obs = _traced_run(ctx, run_opts, args[0])
+    from pyruntime.lifecycle.run import traced_run
+    status, obs = traced_run(ctx.store(), create_options(ctx, run_opts, args[0]), _traced_filter)
     doc = profile.render(merged_archs | profile.architectures_of(obs), merged_rules | profile.rules_of(obs),
                          opts["format"])
     text = json.dumps(doc, indent=2, sort_keys=False) + "\n"
@@ -75,53 +76,3 @@ def run(ctx, verb: str, argv: list[str]) -> int:
     sys.stderr.write(profile.summary(obs) + "\n")
     from pyruntime.lifecycle.wait import exit_status
     return exit_status(status)
-
-
-def _traced_run(ctx, run_opts: dict, container_id: str):
-    from pyruntime.kernel import proc
-    from pyruntime.lifecycle.container import Container
-    from pyruntime.lifecycle.create import create, load_plan
-    from pyruntime.lifecycle.destroy import delete
-    from pyruntime.lifecycle.start import start
-    from pyruntime.trace.tracer import Tracer
-    options = create_options(ctx, run_opts, container_id)
-    plan, doc = load_plan(options, amend=_traced_filter)
-    if plan.process.process.terminal and not options.console_socket:
-        raise UsageError("trace with process.terminal needs --console-socket")
-    proc.prctl(proc.PR_SET_CHILD_SUBREAPER, 1)  # the init is our child: we trace it and reap it
-    store = ctx.store()
-    created = create(store, plan, doc)
-    c = Container(store.open(options.id))
-    try:
-        tracer = Tracer(created.record.pid, progress=sys.stderr.isatty())
-        tracer.seize()
-    except BaseException:
-        try:
-            delete(c, force=True)
-        finally:
-            c.dir.close()
-        raise
-    # start waits for the init, and a traced init moves only while its tracer (this process) runs
-    # the loop: start is done by a child process of its own
-    starter = os.fork()
-    if starter == 0:
-        code = 0
-        try:
-            start(c)
-        except BaseException as exc:
-            sys.stderr.write(f"pyruntime: {exc}\n")
-            code = 1
-        finally:
-            os._exit(code)
-    try:
-        status = tracer.run(starter)
-    finally:
-        c.dir.close()
-        c = Container(store.open(options.id))
-        try:
-            delete(c, force=True)
-        finally:
-            c.dir.close()
-    if tracer.starter_status:
-        raise PyruntimeError("trace: the container did not start")
-    return status, tracer.obs

@@ -50,6 +50,13 @@ class Container:
         namespaces = (self.record.config.get("linux") or {}).get("namespaces") or ()  # an older record
         return any(n.get("type") == "mount" for n in namespaces)
 
+    def pids(self) -> list[int]:
+        """Host pids of the container's processes: its cgroup's, or the init alone without one."""
+        manager = self.manager()
+        if manager is not None:
+            return manager.pids()
+        return [self.record.pid] if self.init_alive() else []
+
     def init_alive(self) -> bool:
         r = self.record
         return r is not None and procinfo.is_running(r.pid, r.pid_start)
@@ -89,3 +96,23 @@ class Container:
         s = self.oci_state(status)
         return fastjson.dumps({k: s[k] for k in ("ociVersion", "id", "status", "pid", "bundle")}
                           | {"annotations": self.record.annotations if self.record else {}}).encode()
+
+
+def states(store) -> list[tuple[Container, dict]]:
+    """(container, OCI state) of every container in ``store`` that can be read (a damaged one is
+    logged and left out: one bad file must not hide every other container)."""
+    from pyruntime import log
+    from pyruntime.errors import NotFound
+    out = []
+    for cid in store.ids():
+        try:
+            cdir = store.open(cid)
+        except NotFound:
+            continue  # deleted meanwhile
+        with cdir:
+            c = Container(cdir)
+            if c.damaged:
+                log.warning(f"container {cid}: {c.damaged}")
+                continue
+            out.append((c, c.oci_state()))  # a create still running or killed half-way is "creating"
+    return out
