@@ -322,6 +322,10 @@ long pyrt_clone3_fork(unsigned long long flags, int cgroup_fd, int *pidfd)
     PyOS_BeforeFork();
     long pid = syscall(__NR_clone3, &args, sizeof(args));
     int saved = errno;
+    /* the child's first act: the directory fd is the host's, and a process of the container
+       that may look at /proc/<pid>/fd (CAP_SYS_PTRACE) could walk up from it (CVE-2024-21626
+       class); closed here, before the interpreter's fork hooks, it is held for the least time */
+    if (pid == 0 && cgroup_fd >= 0) close(cgroup_fd);
     if (pid == 0) PyOS_AfterFork_Child(); else PyOS_AfterFork_Parent();
     PyGILState_Release(gil);
     errno = saved;

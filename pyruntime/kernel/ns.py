@@ -20,6 +20,7 @@ def clone3_fork(flags: int = 0, cgroup_fd: int = -1) -> int:
     """fork(2) through clone3, optionally straight into a cgroup v2 directory.
 
     Returns 0 in the child and the child's pid in the parent, like os.fork();
-    the interpreter's fork hooks run around it.
+    the interpreter's fork hooks run around it. In the child ``cgroup_fd`` is
+    already closed: it is a directory of the host's (see _build_kernel).
     """
     return check(lib.pyrt_clone3_fork(flags, cgroup_fd, ffi.NULL), "clone3")

@@ -109,8 +109,7 @@ def create(store: Store, plan: ContainerPlan, raw_config: dict, console_fd: int 
             boundary.cross()
             parent.close()
             cdir.close()  # its flock is shared by fork: holding it would lock out every later command
-            if direct:
-                stage1.close_cgroup_dir(cgroup_fd)
+            if direct:  # the cgroup directory fd is closed already (kernel.ns.clone3_fork)
                 stage1.run_init(child, lambda: init.main(plan, child, fds))
             stage1.run(plan.ns, child, joined, lambda: init.main(plan, child, fds), cgroup_fd, v1_dirs)
         child.close()
@@ -197,9 +196,7 @@ def _init_fds(plan: ContainerPlan, fifo_path: str, undo, console_fd: int = -1) -
     if terminal and console_fd >= 0:
         fds.console = os.dup(console_fd)
         undo.callback(_close_quietly, fds.console)
-    elif terminal:
-        if not plan.options.console_socket:
-            raise PyruntimeError("process.terminal is true but no --console-socket was given")
+    elif terminal:  # the plan's check_console made sure there is a socket
         from pyruntime.process import console
         fds.console = console.connect(plan.options.console_socket)
         undo.callback(_close_quietly, fds.console)

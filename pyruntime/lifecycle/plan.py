@@ -43,6 +43,7 @@ class CreateOptions:
     preserve_fds: int = 0
     systemd_cgroup: bool = False
     rootless: bool = False  # may go without a cgroup the host refuses (runc's rootless cgroup rule)
+    console_provided: bool = False  # the caller holds the pty itself (run in the foreground)
 
 
 @dataclass(frozen=True)
@@ -199,6 +200,13 @@ def check_names_need_uts_namespace(spec: Spec, options: CreateOptions, host: Hos
             for name, value in (("hostname", spec.hostname), ("domainname", spec.domainname)) if value]
 
 
+def check_console(spec: Spec, options: CreateOptions, host: HostFacts, ns) -> list[str]:
+    """A terminal's pty master goes to --console-socket, or to the caller that holds it."""
+    if spec.process.terminal and not (options.console_socket or options.console_provided):
+        return ["process.terminal is true but no --console-socket was given (where its pty master goes)"]
+    return []
+
+
 def check_lsm_labels(spec: Spec, options: CreateOptions, host: HostFacts, ns) -> list[str]:
     """A label for an LSM this host has not enabled would be silently meaningless."""
     return procplan.lsm_problems(spec.process, host.apparmor, host.selinux)
@@ -216,7 +224,7 @@ def check_host_features(spec: Spec, options: CreateOptions, host: HostFacts, ns)
 
 
 CHECKS = (check_mounts_need_mount_namespace, check_cgroup_writes, check_names_need_uts_namespace,
-          check_lsm_labels, check_host_features)
+          check_console, check_lsm_labels, check_host_features)
 
 
 def refusals(spec: Spec, options: CreateOptions, host: HostFacts, ns) -> list[str]:

@@ -9,23 +9,23 @@ from __future__ import annotations
 import os
 import sys
 
-from pyruntime.errors import PyruntimeError, UsageError
+from pyruntime.errors import PyruntimeError
 from pyruntime.kernel import proc
 from pyruntime.lifecycle.container import Container
 from pyruntime.lifecycle.create import create, load_plan
 from pyruntime.lifecycle.plan import CreateOptions
 from pyruntime.lifecycle.start import start
 from pyruntime.lifecycle.wait import exit_status, wait_for
+from pyruntime.startup.dataclass import replace
 from pyruntime.state.store import Store
 
 
 def run(store: Store, options: CreateOptions, detach: bool = False, keep: bool = False) -> int:
     """The container's exit status (0 when detached)."""
-    plan, doc = load_plan(options)
+    # in the foreground, without --console-socket, run holds a terminal's pty itself
+    plan, doc = load_plan(replace(options, console_provided=not detach))
     terminal_proxy = None
     if plan.process.process.terminal and not options.console_socket:
-        if detach:
-            raise UsageError("run -d with process.terminal needs --console-socket")
         from pyruntime.process.ptyproxy import PtyProxy
         terminal_proxy = PtyProxy()
     if not detach:
@@ -55,8 +55,6 @@ def traced_run(store: Store, options: CreateOptions, amend):
     Returns (wait status, what the tracer observed)."""
     from pyruntime.trace.tracer import Tracer
     plan, doc = load_plan(options, amend=amend)
-    if plan.process.process.terminal and not options.console_socket:
-        raise UsageError("trace with process.terminal needs --console-socket")
     proc.prctl(proc.PR_SET_CHILD_SUBREAPER, 1)  # the init is our child: we trace it and reap it
     created = create(store, plan, doc)
     c = Container(store.open(options.id))

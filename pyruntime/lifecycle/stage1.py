@@ -38,13 +38,6 @@ def clone_init(ns: NamespacePlan, cgroup_fd: int = -1) -> int:
     return k.clone3_fork(ns.create_flags & ~k.CLONE_NEWCGROUP, cgroup_fd)
 
 
-def close_cgroup_dir(cgroup_fd: int) -> None:
-    """In the child of a clone into a cgroup: the directory fd is the host's, and a
-    container that may look at /proc/<pid>/fd (CAP_SYS_PTRACE) walks up from it."""
-    if cgroup_fd >= 0:
-        os.close(cgroup_fd)
-
-
 def run_init(chan: sync.Channel, init_main) -> None:
     """In an init made by ``clone_init``: what stage 1 would have done first, then the init."""
     try:
@@ -63,8 +56,7 @@ def fork_after_report(chan: sync.Channel, cgroup_fd: int = -1) -> int:
     """
     gate_r, gate_w = os.pipe2(os.O_CLOEXEC)
     pid = k.clone3_fork(0, cgroup_fd) if cgroup_fd >= 0 else os.fork()
-    if pid == 0:
-        close_cgroup_dir(cgroup_fd)
+    if pid == 0:  # the cgroup directory fd is closed already (kernel.ns.clone3_fork)
         os.close(gate_w)
         os.read(gate_r, 1)
         os.close(gate_r)

@@ -33,7 +33,7 @@ def convert(config=None, sandbox=None, pod=POD, **kw) -> dict:
     config = config or pb.ContainerConfig(metadata=pb.ContainerMetadata(name="c"))
     doc = container_spec(config, sandbox or pb.PodSandboxConfig(), pod, inputs(**kw))
     # the adapter's output is a config pyruntime validates and plans without complaint
-    make_plan(spec_from_dict(doc), CreateOptions(id="c1", bundle="/bundle"), HOST)
+    make_plan(spec_from_dict(doc), CreateOptions(id="c1", bundle="/bundle", console_provided=True), HOST)
     return doc
 
 

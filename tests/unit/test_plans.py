@@ -16,7 +16,7 @@ HOST = HostFacts(Layout("hybrid", {"memory": "/sys/fs/cgroup/memory"}, "/sys/fs/
 
 
 def plan_for(doc, **options):
-    return make_plan(spec_from_dict(doc), CreateOptions(id="c1", bundle="/b", **options), HOST)
+    return make_plan(spec_from_dict(doc), CreateOptions(id="c1", bundle="/b", **{"console_provided": True, **options}), HOST)
 
 
 def test_default_spec_plan():
@@ -119,7 +119,7 @@ def test_a_v2_host_takes_unified_keys():
     doc["linux"]["resources"] = {"unified": {"memory.high": "1"}}
     host = HostFacts(Layout("v2", {}, "/sys/fs/cgroup"), 40)
     spec = spec_from_dict(doc)
-    make_plan(spec, CreateOptions(id="x", bundle="/b"), host)
+    make_plan(spec, CreateOptions(id="x", bundle="/b", console_provided=True), host)
 
 
 def test_without_a_cgroup_mount_the_cgroup_is_entered_after_every_mount_step():
@@ -143,7 +143,7 @@ def test_the_plan_carries_decisions_not_the_config():
     assert p.cgroup_resources.devices[0].allow is False  # the config's deny-all comes first
     # how the init resolves paths is the host's fact, handed on
     old_kernel = HostFacts(HOST.layout, 40, openat2=False)
-    assert make_plan(spec_from_dict(default_spec()), CreateOptions(id="c1", bundle="/b"), old_kernel).openat2 is False
+    assert make_plan(spec_from_dict(default_spec()), CreateOptions(id="c1", bundle="/b", console_provided=True), old_kernel).openat2 is False
 
 
 def _checked(change, host=HOST, **options):
@@ -152,7 +152,7 @@ def _checked(change, host=HOST, **options):
     doc = default_spec()
     change(doc)
     spec = spec_from_dict(doc)
-    return {check.__name__: check(spec, CreateOptions(id="c1", bundle="/b", **options), host,
+    return {check.__name__: check(spec, CreateOptions(id="c1", bundle="/b", **{"console_provided": True, **options}), host,
                                   nsplan.plan(spec.linux)) for check in lp.CHECKS}
 
 
@@ -187,6 +187,15 @@ def test_each_refusal_is_a_named_check(check, change, problems):
     found = _checked(change, host)
     assert found.pop(check) == problems
     assert not any(found.values()), found
+
+
+def test_a_terminal_needs_somewhere_for_its_pty():
+    """create's --console-socket, or run in the foreground, which holds the pty itself."""
+    problem = ["process.terminal is true but no --console-socket was given (where its pty master goes)"]
+    found = _checked(lambda d: None, console_provided=False)
+    assert found.pop("check_console") == problem and not any(found.values())
+    assert _checked(lambda d: None, console_provided=False, console_socket="/run/s")["check_console"] == []
+    assert _checked(lambda d: d["process"].update(terminal=False), console_provided=False)["check_console"] == []
 
 
 def test_every_problem_of_every_check_is_reported_at_once():

@@ -168,7 +168,7 @@ def test_create_path_imports_no_heavy_modules(tmp_path):
         "from pyruntime.lifecycle.create import load_plan\n"
         "from pyruntime.lifecycle.plan import CreateOptions\n"
         "import pyruntime.lifecycle.start, pyruntime.cli.verb_run\n"
-        f"plan, doc = load_plan(CreateOptions(id='x', bundle={str(bundle)!r}))\n"
+        f"plan, doc = load_plan(CreateOptions(id='x', bundle={str(bundle)!r}, console_provided=True))\n"
         "from pyruntime.lifecycle import boundary; boundary.preload_for_init(plan)")
     top = {m.split(".")[0] for m in loaded}
     # beyond the heavy ones: re (~5 ms with its compiler), dataclasses and contextlib (with

@@ -22,7 +22,7 @@ def plan(hooks: bool = False, systemd: bool = False):
     doc = default_spec()
     if hooks:
         doc["hooks"] = {"prestart": [{"path": "/bin/true"}]}
-    return make_plan(spec_from_dict(doc), CreateOptions(id="c1", bundle="/b", systemd_cgroup=systemd), HOST)
+    return make_plan(spec_from_dict(doc), CreateOptions(id="c1", bundle="/b", systemd_cgroup=systemd, console_provided=True), HOST)
 
 
 class Manager:

@@ -36,7 +36,7 @@ def test_what_is_not_a_unit_is_refused(bad):
 def plan(systemd_host: bool, cgroups_path: str = "s-x.slice:p:n"):
     doc = default_spec()
     doc["linux"]["cgroupsPath"] = cgroups_path
-    return make_plan(spec_from_dict(doc), CreateOptions(id="c1", bundle="/b", systemd_cgroup=True),
+    return make_plan(spec_from_dict(doc), CreateOptions(id="c1", bundle="/b", systemd_cgroup=True, console_provided=True),
                      HostFacts(V2_HOST, 40, systemd=systemd_host))
 
 
