@@ -4,9 +4,11 @@ They replace Python's ``re``: with its compiler it costs the create path about 5
 eighth of a container start. The schema's patterns are few and simple, so each is written
 out here; tests/unit/test_patterns.py checks that every pattern of the schema has its
 function and that each agrees with ``re`` on many strings. The whole string must match
-(``$`` as ``\\Z``: no trailing newline).
+(``$`` as ``\\Z``: no trailing newline). PYRUNTIME_PATTERNS=re runs ``re`` instead.
 """
 from __future__ import annotations
+
+import os
 
 DIGITS = frozenset("0123456789")
 UPPER = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
@@ -58,3 +60,8 @@ REGEX_PATTERNS = {p.source: p for p in (
     Pattern("^RLIMIT_[A-Z]+$", lambda t: t.startswith("RLIMIT_") and len(t) > 7 and set(t[7:]) <= UPPER),
     Pattern("^[0-9, -]*$", lambda t: set(t) <= DIGITS | {",", " ", "-"}),
 )}
+
+if os.environ.get("PYRUNTIME_PATTERNS") == "re":
+    # the standard module in place of the functions, for a whole command (a test compares the two)
+    import re
+    REGEX_PATTERNS = {source: re.compile(source[:-1] + "\\Z") for source in REGEX_PATTERNS}

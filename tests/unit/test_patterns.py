@@ -60,3 +60,45 @@ def test_every_pattern_of_the_schema_has_its_function():
                 walk(value)
     walk(json.loads(text))
     assert found and found == set(REGEX_PATTERNS)
+
+
+def test_the_re_switch_gives_the_same_answers():
+    """PYRUNTIME_PATTERNS=re runs the standard module in place of the functions, for a whole
+    command; on documents putting every edge string in every patterned field, the parser's
+    answers are the same either way."""
+    import json
+    import subprocess
+    import sys
+    script = """
+import json, sys
+from pyruntime.cli.verb_spec import default_spec
+from pyruntime.errors import ConfigError
+from pyruntime.model import parse, patterns
+answers = [type(next(iter(patterns.REGEX_PATTERNS.values()))).__module__]
+for text in json.loads(sys.argv[1]):
+    doc = default_spec()
+    doc["ociVersion"] = text
+    doc["process"]["rlimits"] = [{"type": text, "soft": 1, "hard": 1}]
+    doc["process"]["execCPUAffinity"] = {"initial": text}
+    doc["linux"]["devices"] = [{"type": text, "path": "/dev/x"}]
+    doc["linux"]["resources"] = {"devices": [{"allow": True, "type": text, "access": text}],
+                                 "hugepageLimits": [{"pageSize": text, "limit": 1}]}
+    doc["linux"]["intelRdt"] = {"memBwSchema": text}
+    try:
+        parse.spec(doc)
+        answers.append([])
+    except ConfigError as exc:
+        answers.append(exc.problems)
+print(json.dumps(answers))
+"""
+    texts = json.dumps(EDGES + corpus(7)[-300:])
+    runs = {}
+    for mode in ("functions", "re"):
+        env = {"PATH": "/usr/bin:/bin", **({"PYRUNTIME_PATTERNS": "re"} if mode == "re" else {})}
+        out = subprocess.run([sys.executable, "-c", script, texts], capture_output=True, text=True, env=env)
+        assert out.returncode == 0, out.stderr
+        runs[mode] = json.loads(out.stdout)
+    assert (runs["functions"][0], runs["re"][0]) == ("pyruntime.model.patterns", "re")
+    assert runs["functions"][1:] == runs["re"][1:]
+    # each text passes some patterns and fails others: the answers differ from text to text
+    assert len({len(problems) for problems in runs["functions"][1:]}) > 3
