@@ -65,7 +65,7 @@ fi
 rm -f "$pip_log"
 
 # where the package landed (site-packages, or the checkout when editable),
-# and where its dependencies are (_cffi_backend, jsonschema)
+# and where its dependencies are (_cffi_backend, python-ptrace, jeepney)
 pkgdir=$(cd / && "$py" -c 'import os, pyruntime; print(os.path.dirname(os.path.dirname(pyruntime.__file__)))')
 sitedir=$(cd / && "$py" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
 # the CRI adapter's gRPC modules, generated from our proto where the package landed
