@@ -12,10 +12,16 @@ import os
 
 from helpers import execs_under_watch
 
+# A directory fd is a way out unless it is the very directory the container itself sees at
+# that path (exec's process holds the container's own "/" while it resolves its cwd: harmless,
+# `..` stops at the container's root); a host directory shows a path the container lacks.
 PROBE = r"""
 for f in /proc/$1/fd/*; do
   t=$(readlink $f 2>/dev/null) || continue
-  [ -d $f/ ] && echo "DIR $f -> $t"
+  if [ -d $f/ ]; then
+    here=$(stat -L -c %d:%i $f/ 2>/dev/null) && [ "$here" != "$(stat -c %d:%i "$t/" 2>/dev/null)" ] \
+      && echo "DIR $f -> $t"
+  fi
   case "$t" in *.marshal*|*pyruntime.log*|*/cgroup*) echo "HOST $f -> $t";; esac
 done
 """
