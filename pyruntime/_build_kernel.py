@@ -97,8 +97,6 @@ int pyrt_openat2(int dirfd, const char *path, unsigned long long flags,
 int pyrt_close_range(unsigned int first, unsigned int last, unsigned int flags);
 int pyrt_unix_connect(const char *path);
 int pyrt_memfd_create(const char *name, unsigned int flags);
-int pyrt_pidfd_open(int pid, unsigned int flags);
-int pyrt_pidfd_send_signal(int pidfd, int sig, unsigned int flags);
 long pyrt_fstatfs_type(int fd);
 int socket(int domain, int type, int protocol);
 int socketpair(int domain, int type, int protocol, int sv[2]);
@@ -275,12 +273,6 @@ SOURCE = r"""
 #define __NR_fsconfig 431
 #define __NR_fsmount 432
 #endif
-#ifndef __NR_pidfd_open
-#define __NR_pidfd_open 434
-#endif
-#ifndef __NR_pidfd_send_signal
-#define __NR_pidfd_send_signal 424
-#endif
 #ifndef __NR_openat2
 #define __NR_openat2 437
 #endif
@@ -379,10 +371,6 @@ int pyrt_unix_connect(const char *path)
 }
 int pyrt_memfd_create(const char *name, unsigned int flags)
 { return syscall(SYS_memfd_create, name, flags); }
-int pyrt_pidfd_open(int pid, unsigned int flags)
-{ return syscall(__NR_pidfd_open, pid, flags); }
-int pyrt_pidfd_send_signal(int pidfd, int sig, unsigned int flags)
-{ return syscall(__NR_pidfd_send_signal, pidfd, sig, NULL, flags); }
 
 /* Capabilities use the v3 ABI: two 32-bit words per set (effective,
    permitted, inheritable), laid out as data6[set*2 + word]. */

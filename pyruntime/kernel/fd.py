@@ -52,12 +52,6 @@ def memfd_create(name: str, flags: int = MFD_CLOEXEC) -> int:
     return check(lib.pyrt_memfd_create(cstr(name), flags), "memfd_create", name)
 
 
-def pidfd_open(pid: int) -> int:
-    return check(lib.pyrt_pidfd_open(pid, 0), "pidfd_open", f"pid {pid}")
-
-
-def pidfd_send_signal(pidfd: int, sig: int) -> None:
-    check(lib.pyrt_pidfd_send_signal(pidfd, sig, 0), "pidfd_send_signal")
 
 
 

@@ -5,7 +5,7 @@ import os
 
 from pyruntime import log
 from pyruntime.errors import PyruntimeError, StateError
-from pyruntime.kernel import fd as kfd
+from pyruntime.kernel import pidfd as kfd
 from pyruntime.lifecycle.container import Container
 from pyruntime.state import procinfo
 from pyruntime.state.status import CREATED, CREATING, PAUSED, STOPPED, require

@@ -7,7 +7,7 @@ import select
 
 from pyruntime import log
 from pyruntime.errors import HookError, PyruntimeError, StateError
-from pyruntime.kernel import fd as kfd
+from pyruntime.kernel import pidfd as kfd
 from pyruntime.lifecycle.container import Container
 from pyruntime.state.status import require
 

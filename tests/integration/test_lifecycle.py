@@ -354,3 +354,23 @@ def test_start_wins_against_a_program_that_exits_at_once(runtime, bundle, tmp_pa
         assert out.returncode == 0, out.stderr
         assert out.stdout.strip() == "0", out.stdout  # start's status, and nothing on its stderr
         assert runtime.state(cid)["status"] == "stopped"
+
+
+def test_quick_verbs_load_no_compiled_module(runtime, bundle):
+    """start, kill and delete make their few kernel calls (pidfds, cgroup files) through Python's
+    own wrappers: the cffi module is never loaded for them (0.7 ms of each call; issue 17)."""
+    bundle.set_args("sleep", "60")
+    cid = runtime.new_id()
+    runtime.run("create", "--bundle", bundle.path, cid, check=True)
+    with open("/opt/pyruntime/launcher.py") as f:  # the launcher's own path set-up, then main()
+        setup = "".join(line for line in f if line.startswith(("import", "sys.path", "from pyruntime.startup",
+                                                              "codeblob")))
+    for verb in (["start", cid], ["kill", cid, "0"], ["delete", "--force", cid]):
+        code = (setup + "from pyruntime.cli.main import main\nimport os\n"
+                f"try:\n    main(['--root', {runtime.root!r}, *{verb!r}])\nfinally:\n"
+                "    os.write(1, ' '.join(sys.modules).encode())\n")
+        out = subprocess.run([sys.executable, "-I", "-S", "-c", code], capture_output=True, text=True)
+        assert out.returncode == 0, (verb, out.stderr)
+        loaded = out.stdout.split()
+        assert "pyruntime.lifecycle" in " ".join(loaded), verb  # it did run the verb
+        assert "_cffi_backend" not in loaded and "pyruntime._kernel" not in loaded, verb
