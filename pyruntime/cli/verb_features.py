@@ -13,7 +13,7 @@ def features() -> dict:
     from pyruntime import SPEC_VERSION, __version__
     from pyruntime.model.names import CAPABILITIES
     from pyruntime.namespaces.plan import FLAGS as NAMESPACES
-    from pyruntime.process.plan import MPOL_FLAGS, MPOL_MODE
+    from pyruntime.linux import MPOL_FLAGS, MPOL_MODE
     from pyruntime.rootfs.options import ALL_OPTIONS
     from pyruntime.seccomp.compile import FILTER_FLAGS, OPS
     from pyruntime.model.parse import SECCOMP_ACTIONS, SECCOMP_ARCHES

@@ -14,6 +14,7 @@ Rules that relate fields to each other (namespaces and sysctls, mappings) are in
 """
 from __future__ import annotations
 
+from pyruntime import linux
 from pyruntime.errors import ConfigError
 from pyruntime.model import config as c, patterns
 
@@ -23,7 +24,7 @@ UINT32 = (0, (1 << 32) - 1)
 INT64 = (-(1 << 63), (1 << 63) - 1)
 UINT64 = (0, (1 << 64) - 1)
 
-NAMESPACES = ("mount", "pid", "network", "uts", "ipc", "user", "cgroup", "time")
+NAMESPACES = tuple(linux.NAMESPACE_FLAGS)
 PROPAGATIONS = ("private", "shared", "slave", "unbindable", "rprivate", "rshared", "rslave", "runbindable")
 SECCOMP_ACTIONS = ("SCMP_ACT_KILL", "SCMP_ACT_KILL_PROCESS", "SCMP_ACT_KILL_THREAD", "SCMP_ACT_TRAP",
                    "SCMP_ACT_ERRNO", "SCMP_ACT_TRACE", "SCMP_ACT_ALLOW", "SCMP_ACT_LOG", "SCMP_ACT_NOTIFY")
@@ -32,20 +33,14 @@ SECCOMP_ARCHES = ("SCMP_ARCH_X86", "SCMP_ARCH_X86_64", "SCMP_ARCH_X32", "SCMP_AR
                   "SCMP_ARCH_MIPS64N32", "SCMP_ARCH_MIPSEL", "SCMP_ARCH_MIPSEL64", "SCMP_ARCH_MIPSEL64N32",
                   "SCMP_ARCH_PPC", "SCMP_ARCH_PPC64", "SCMP_ARCH_PPC64LE", "SCMP_ARCH_S390", "SCMP_ARCH_S390X",
                   "SCMP_ARCH_SH", "SCMP_ARCH_SHEB", "SCMP_ARCH_PARISC", "SCMP_ARCH_PARISC64", "SCMP_ARCH_RISCV64")
-SECCOMP_FLAGS = ("SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_SPEC_ALLOW",
-                 "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV")
-SECCOMP_OPS = ("SCMP_CMP_NE", "SCMP_CMP_LT", "SCMP_CMP_LE", "SCMP_CMP_EQ", "SCMP_CMP_GE", "SCMP_CMP_GT",
-               "SCMP_CMP_MASKED_EQ")
-MPOL_MODES = ("MPOL_DEFAULT", "MPOL_BIND", "MPOL_INTERLEAVE", "MPOL_WEIGHTED_INTERLEAVE", "MPOL_PREFERRED",
-              "MPOL_PREFERRED_MANY", "MPOL_LOCAL")
-MPOL_FLAGS = ("MPOL_F_NUMA_BALANCING", "MPOL_F_RELATIVE_NODES", "MPOL_F_STATIC_NODES")
-PERSONALITY_DOMAINS = ("LINUX", "LINUX32")
-IOPRIO_CLASSES = ("IOPRIO_CLASS_RT", "IOPRIO_CLASS_BE", "IOPRIO_CLASS_IDLE")
-SCHED_POLICIES = ("SCHED_OTHER", "SCHED_FIFO", "SCHED_RR", "SCHED_BATCH", "SCHED_ISO", "SCHED_IDLE",
-                  "SCHED_DEADLINE")
-SCHED_FLAGS = ("SCHED_FLAG_RESET_ON_FORK", "SCHED_FLAG_RECLAIM", "SCHED_FLAG_DL_OVERRUN",
-               "SCHED_FLAG_KEEP_POLICY", "SCHED_FLAG_KEEP_PARAMS", "SCHED_FLAG_UTIL_CLAMP_MIN",
-               "SCHED_FLAG_UTIL_CLAMP_MAX")
+SECCOMP_FLAGS = tuple(linux.SECCOMP_FILTER_FLAGS)
+SECCOMP_OPS = tuple(linux.SECCOMP_OPS)
+MPOL_MODES = tuple(linux.MPOL_MODE)
+MPOL_FLAGS = tuple(linux.MPOL_FLAGS)
+PERSONALITY_DOMAINS = tuple(linux.PERSONALITY)
+IOPRIO_CLASSES = tuple(linux.IOPRIO_CLASS)
+SCHED_POLICIES = tuple(linux.SCHED_POLICY)
+SCHED_FLAGS = tuple(linux.SCHED_FLAGS)
 HOOK_STEPS = (("prestart", "prestart"), ("createRuntime", "create_runtime"),
               ("createContainer", "create_container"), ("startContainer", "start_container"),
               ("poststart", "poststart"), ("poststop", "poststop"))

@@ -15,11 +15,7 @@ from pyruntime.startup.dataclass import dataclass
 from pyruntime import linux as k
 from pyruntime.model.config import IDMapping, Linux
 
-FLAGS = {
-    "mount": k.CLONE_NEWNS, "uts": k.CLONE_NEWUTS, "ipc": k.CLONE_NEWIPC,
-    "user": k.CLONE_NEWUSER, "pid": k.CLONE_NEWPID, "network": k.CLONE_NEWNET,
-    "cgroup": k.CLONE_NEWCGROUP, "time": k.CLONE_NEWTIME,
-}
+FLAGS = k.NAMESPACE_FLAGS
 PROC_NAMES = {"mount": "mnt", "uts": "uts", "ipc": "ipc", "user": "user", "pid": "pid",
               "network": "net", "cgroup": "cgroup", "time": "time"}
 # setns order for joined namespaces: user first, mount last (a joined mount

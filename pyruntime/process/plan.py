@@ -9,22 +9,9 @@ from __future__ import annotations
 from pyruntime.startup.dataclass import dataclass
 
 from pyruntime.errors import ConfigError
+from pyruntime.linux import IOPRIO_CLASS, MPOL_FLAGS, MPOL_MODE, PERSONALITY, SCHED_FLAGS, SCHED_POLICY
 from pyruntime.model.config import Capabilities, Process
 from pyruntime.model.names import capability_number
-
-PERSONALITY = {"LINUX": 0x0000, "LINUX32": 0x0008}
-SCHED_POLICY = {"SCHED_OTHER": 0, "SCHED_FIFO": 1, "SCHED_RR": 2, "SCHED_BATCH": 3,
-                "SCHED_ISO": 4, "SCHED_IDLE": 5, "SCHED_DEADLINE": 6}
-SCHED_FLAGS = {"SCHED_FLAG_RESET_ON_FORK": 0x01, "SCHED_FLAG_RECLAIM": 0x02,
-               "SCHED_FLAG_DL_OVERRUN": 0x04, "SCHED_FLAG_KEEP_POLICY": 0x08,
-               "SCHED_FLAG_KEEP_PARAMS": 0x10, "SCHED_FLAG_UTIL_CLAMP_MIN": 0x20,
-               "SCHED_FLAG_UTIL_CLAMP_MAX": 0x40}
-IOPRIO_CLASS = {"IOPRIO_CLASS_RT": 1, "IOPRIO_CLASS_BE": 2, "IOPRIO_CLASS_IDLE": 3}
-MPOL_MODE = {"MPOL_DEFAULT": 0, "MPOL_PREFERRED": 1, "MPOL_BIND": 2, "MPOL_INTERLEAVE": 3,
-             "MPOL_LOCAL": 4, "MPOL_PREFERRED_MANY": 5, "MPOL_WEIGHTED_INTERLEAVE": 6}
-MPOL_FLAGS = {"MPOL_F_STATIC_NODES": 1 << 15, "MPOL_F_RELATIVE_NODES": 1 << 14,
-              "MPOL_F_NUMA_BALANCING": 1 << 13}
-
 
 @dataclass(frozen=True)
 class CapPlan:

@@ -13,12 +13,9 @@ import os
 from pyruntime.startup.dataclass import dataclass
 
 from pyruntime.errors import ConfigError, PyruntimeError, describe_errno
+from pyruntime.linux import SECCOMP_FILTER_FLAGS as FILTER_FLAGS, SECCOMP_OPS as OPS
 from pyruntime.model.seccomp import Seccomp, SyscallRule
 
-OPS = {"SCMP_CMP_NE": 1, "SCMP_CMP_LT": 2, "SCMP_CMP_LE": 3, "SCMP_CMP_EQ": 4,
-       "SCMP_CMP_GE": 5, "SCMP_CMP_GT": 6, "SCMP_CMP_MASKED_EQ": 7}
-FILTER_FLAGS = {"SECCOMP_FILTER_FLAG_TSYNC": 1, "SECCOMP_FILTER_FLAG_LOG": 2,
-                "SECCOMP_FILTER_FLAG_SPEC_ALLOW": 4, "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV": 32}
 FLAG_NEW_LISTENER = 8
 
 
