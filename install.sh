@@ -75,8 +75,25 @@ mkdir -p "$protodir/cri_adapter/_proto"
 cp "$here/spec/cri.proto" "$protodir/cri_adapter/_proto/"
 "$py" -m grpc_tools.protoc -I"$protodir" --python_out="$pkgdir" --grpc_python_out="$pkgdir" \
   "$protodir/cri_adapter/_proto/cri.proto"
+# containerd's shim v2 task API and the messages it carries (containerd_shim/_proto/*_pb2.py)
+mkdir -p "$protodir/containerd_shim/_proto"
+cp "$here"/spec/shim/*.proto "$protodir/containerd_shim/_proto/"
+"$py" -m grpc_tools.protoc -I"$protodir" --python_out="$pkgdir" "$protodir"/containerd_shim/_proto/*.proto
 rm -rf "$protodir"
 ln -sf "$PREFIX/venv/bin/pyruntime-cri" /usr/local/bin/pyruntime-cri
+# containerd finds a shim by its runtime_type: io.containerd.pyruntime.v2 -> containerd-shim-pyruntime-v2.
+# containerd waits for its `start` and `delete` on every container, so like the runtime's launcher it
+# starts Python without site (-IS) and with the paths set here
+shim=/usr/local/bin/containerd-shim-pyruntime-v2
+cat > "$shim.tmp" <<SHIM
+#!$py -IS
+# containerd-shim-pyruntime-v2, written by install.sh
+import sys
+sys.path[:0] = ["$pkgdir"]$( [ "$pkgdir" = "$sitedir" ] || printf '\nsys.path.append("%s")' "$sitedir")
+from containerd_shim.main import main
+sys.exit(main())
+SHIM
+chmod 755 "$shim.tmp" && mv "$shim.tmp" "$shim"
 
 cat > "$PREFIX/launcher.py.tmp" <<LAUNCHER
 # pyruntime's Python entry, written by install.sh and run by the launcher $BIN

@@ -145,9 +145,9 @@ def run_critest(binary: str, daemon, handler: str, images: str, logs: str, args,
         with open(params, "w") as f:
             f.write(f"containersNumber: {args.samples}\ncontainersNumberParallel: 1\n"
                     f"podsNumber: {args.samples}\npodsNumberParallel: 1\n")
-        os.makedirs(f"{logs}/bench-{handler}", exist_ok=True)
+        os.makedirs(f"{logs}/bench-{name}", exist_ok=True)
         argv += ["--benchmark", f"--benchmarking-params-file={params}",
-                 f"--benchmarking-output-dir={logs}/bench-{handler}", "--ginkgo.focus=Container|PodSandbox"]
+                 f"--benchmarking-output-dir={logs}/bench-{name}", "--ginkgo.focus=Container|PodSandbox"]
     with open(os.path.join(logs, f"critest-{name}.log"), "w") as out:
         subprocess.run(daemon.netns.cmd(*argv), stdout=out, stderr=subprocess.STDOUT, timeout=3000)
     results = {}
@@ -163,7 +163,8 @@ def retry_differences(results, binary, daemon, adapter, images, logs, args) -> N
     """Run once more, for pyruntime and pyruntime-cri, each spec runc passed and they did not: a
     spec that passes then is reported as flaky (the report says so), not hidden and not a failure."""
     ref = results.get("runc")
-    for name, server, handler in (("pyruntime", daemon, "pyruntime"), ("cri", adapter, "")):
+    for name, server, handler in (("pyruntime", daemon, "pyruntime"), ("pyruntime-shim", daemon, "pyruntime-shim"),
+                                  ("cri", adapter, "")):
         ours = results.get(name)
         if not ours or not ref:
             continue
@@ -254,8 +255,8 @@ def benchmark_report(handlers: list[str], logs: str) -> int:
 
 def report(results: dict[str, dict[str, str]], logs: str) -> int:
     ref = results.get("runc", {})
-    others = [n for n in ("pyruntime", "cri") if n in results]
-    names = [n for n in ("runc", "pyruntime", "cri") if n in results]
+    others = [n for n in ("pyruntime", "pyruntime-shim", "cri") if n in results]
+    names = [n for n in ("runc", "pyruntime", "pyruntime-shim", "cri") if n in results]
     worse, gaps = [], []
     print(f"{'spec':90} " + " ".join(f"{n:>9}" for n in names))
     for spec in sorted(set().union(*(set(r) for r in results.values()))):
@@ -268,7 +269,8 @@ def report(results: dict[str, dict[str, str]], logs: str) -> int:
     for name in names:
         res = results[name]
         counts = {k: sum(1 for v in res.values() if v.split()[0] == k) for k in ("passed", "failed", "skipped")}
-        label = {"runc": "containerd + runc", "pyruntime": "containerd + pyruntime", "cri": "pyruntime-cri"}[name]
+        label = {"runc": "containerd + runc", "pyruntime": "containerd + pyruntime",
+                 "pyruntime-shim": "containerd + pyruntime's shim", "cri": "pyruntime-cri"}[name]
         print(f"{label}: {counts['passed']} passed, {counts['failed']} failed, {counts['skipped']} skipped")
     for spec in gaps:
         print(f"  known gap (not built yet): {spec}")

@@ -190,7 +190,7 @@ def containerd_config(workdir: str, systemd_cgroup: bool = False) -> str:
     # top-level keys before any table, or TOML files them under the last one
     return f'''root = "{workdir}/root"
 state = "{workdir}/state"
-''' + handler + f'''
+''' + handler + SHIM_HANDLER + f'''
 [grpc]
   address = "{workdir}/containerd.sock"
 
@@ -230,6 +230,10 @@ RUNC_HANDLER = '''
   BinaryName = "{runc}"
   Root = "{workdir}/runc-state"
 '''
+# containerd-shim-pyruntime-v2 (containerd_shim/): pyruntime in containerd's shim itself, beside the
+# runc shim's handler that runs pyruntime's CLI (the README's snippet)
+with open(os.path.join(SNIPPETS, "containerd-shim.toml")) as _f:
+    SHIM_HANDLER = "\n" + _f.read()
 # the bridge, plus portmap for host ports (its iptables rules live in the test's namespace only)
 CNI_PORTMAP = '''{"cniVersion": "0.4.0", "name": "pyruntime-test", "plugins": [
   {"type": "bridge", "bridge": "pyrt0", "isGateway": true, "ipMasq": false,
@@ -315,7 +319,8 @@ class Containerd(CriEndpoint):
         for container in self.ctr("container", "ls", "-q", check=False).stdout.decode().split():
             self.ctr("container", "delete", container, check=False)
         self.stop_daemon()
-        subprocess.run(["pkill", "-f", f"containerd-shim-runc-v2 .*-address {self.socket}"], check=False)
+        for shim in ("containerd-shim-runc-v2", "containerd-shim-pyruntime-v2"):
+            subprocess.run(["pkill", "-f", f"{shim} .*-address {self.socket}"], check=False)
         self.log.close()
         unmount_below(self.workdir)
         self.fixed_paths.close()

@@ -6,6 +6,7 @@ and the tests of one client share them the way a node would.
 from __future__ import annotations
 
 import os
+import subprocess
 
 import pytest
 
@@ -54,6 +55,17 @@ def podman(workdir, oci_layout):
     client = clients.Podman(workdir, oci_layout)
     yield client
     client.close()
+
+
+@pytest.fixture(scope="module")
+def ctr_image(containerd, oci_layout, workdir) -> str:
+    """The busybox image, imported into containerd (namespace pyrt, for ctr) from a docker-archive tarball."""
+    tar = os.path.join(workdir, "busybox.tar")
+    subprocess.run(["skopeo", "copy", "-q", f"oci:{oci_layout}:busybox", f"docker-archive:{tar}:busybox:latest"],
+                   check=True)
+    out = containerd.ctr("images", "import", tar).stdout.decode()
+    assert "busybox" in out
+    return "docker.io/library/busybox:latest"
 
 
 @pytest.fixture(scope="module")

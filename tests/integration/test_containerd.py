@@ -11,22 +11,7 @@ import os
 import subprocess
 import time
 
-import pytest
-
 from helpers import PYRUNTIME
-
-IMAGE = "docker.io/library/busybox:latest"
-
-
-@pytest.fixture(scope="module")
-def image(containerd, oci_layout, workdir) -> str:
-    """The busybox image, imported into containerd from a docker-archive tarball."""
-    tar = os.path.join(workdir, "busybox.tar")
-    subprocess.run(["skopeo", "copy", "-q", f"oci:{oci_layout}:busybox", f"docker-archive:{tar}:busybox:latest"],
-                   check=True)
-    out = containerd.ctr("images", "import", tar).stdout.decode()
-    assert "busybox" in out
-    return IMAGE
 
 
 def run_flags(containerd) -> list[str]:
@@ -55,18 +40,18 @@ def wait_status(containerd, cid: str, status: str) -> None:
         time.sleep(0.1)
 
 
-def test_run_foreground_output_and_exit_code(containerd, image):
-    proc = containerd.ctr("run", "--rm", *run_flags(containerd), image, "fg1",
+def test_run_foreground_output_and_exit_code(containerd, ctr_image):
+    proc = containerd.ctr("run", "--rm", *run_flags(containerd), ctr_image, "fg1",
                           "sh", "-c", "echo hello from pid $$; exit 3", check=False)
     assert proc.returncode == 3, proc.stderr
     assert proc.stdout.decode().strip() == "hello from pid 1"
     assert containerd.ctr("container", "ls", "-q").stdout.decode().split() == []
 
 
-def test_task_lifecycle(containerd, image):
+def test_task_lifecycle(containerd, ctr_image):
     cid = "life1"
     # pid 1 ignores signals it has no handler for: the trap gives TERM one
-    containerd.ctr("run", "-d", *run_flags(containerd), image, cid,
+    containerd.ctr("run", "-d", *run_flags(containerd), ctr_image, cid,
                    "sh", "-c", "trap 'exit 42' TERM; sleep 1000 & wait")
     try:
         assert task_status(containerd, cid) == "RUNNING"
@@ -101,9 +86,9 @@ def test_task_lifecycle(containerd, image):
     assert not os.path.exists(os.path.join(containerd.workdir, "runtime-state", cid))
 
 
-def test_exec_with_tty(containerd, image):
+def test_exec_with_tty(containerd, ctr_image):
     cid = "tty1"
-    containerd.ctr("run", "-d", *run_flags(containerd), image, cid, "sleep", "1000")
+    containerd.ctr("run", "-d", *run_flags(containerd), ctr_image, cid, "sleep", "1000")
     try:
         # ctr wants a terminal on its own stdin: script(1) gives it one
         argv = ["ctr", "-a", containerd.socket, "-n", "pyrt", "task", "exec", "-t", "--exec-id", "t1",

@@ -1,0 +1,1 @@
+"""Modules generated from spec/shim/*.proto by install.sh (grpcio-tools); never committed."""

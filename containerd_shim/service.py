@@ -1,0 +1,419 @@
+"""containerd.task.v2.Task: containerd's calls on the containers this shim keeps (a pod's).
+
+create and exec fork container processes, so they run pyruntime's CLI (`create`, `exec
+--detach`); everything else calls pyruntime's lifecycle in this process, under the same
+container lock the CLI takes. The container's state stays pyruntime's, in its --root.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import threading
+import time
+
+from google.protobuf import empty_pb2
+
+from pyruntime.errors import NotFound, PyruntimeError, StateError
+
+from . import rootfs
+from ._proto import events_pb2 as ev
+from ._proto import task_pb2 as pb
+from .events import timestamp
+from .stdio import ProcessIO
+from .ttrpc import ALREADY_EXISTS, FAILED_PRECONDITION, INVALID_ARGUMENT, NOT_FOUND, UNIMPLEMENTED, UNKNOWN, \
+    RpcError
+
+SERVICE = "containerd.task.v2.Task"
+SIGKILL = 9
+SYSTEMD_CGROUPS_PATH = re.compile(r"^[^/:]*:[^:]*:[^:]*$")  # slice:prefix:name
+
+
+class Process:
+    """The init (exec_id "") or an exec'd process of a task."""
+
+    def __init__(self, task: "Task", exec_id: str, terminal: bool, stdin: str, stdout: str, stderr: str):
+        self.task, self.exec_id = task, exec_id
+        self.terminal, self.stdin, self.stdout, self.stderr = terminal, stdin, stdout, stderr
+        self.io: ProcessIO | None = None
+        self.pid = 0
+        self.status = pb.CREATED
+        self.exit_code, self.exited_at = 0, 0.0
+        self.exited = threading.Event()
+        self.spec = b""  # an exec's process.json
+
+    @property
+    def id(self) -> str:
+        return self.exec_id or self.task.id
+
+
+class Task:
+    def __init__(self, request: pb.CreateTaskRequest, config: dict):
+        self.id, self.bundle = request.id, request.bundle
+        self.init = Process(self, "", request.terminal, request.stdin, request.stdout, request.stderr)
+        self.execs: dict[str, Process] = {}
+        namespaces = (config.get("linux") or {}).get("namespaces") or ()
+        # without a pid namespace of its own, what the init leaves behind is killed at its exit
+        self.own_pid_namespace = any(n.get("type") == "pid" and not n.get("path") for n in namespaces)
+        self.systemd_cgroup = bool(SYSTEMD_CGROUPS_PATH.match((config.get("linux") or {}).get("cgroupsPath") or ""))
+        self.mounted = False
+        self.paused = False
+
+
+def _error(exc: PyruntimeError) -> RpcError:
+    if isinstance(exc, NotFound):
+        return RpcError(NOT_FOUND, str(exc))
+    if isinstance(exc, StateError):
+        return RpcError(FAILED_PRECONDITION, str(exc))
+    return RpcError(UNKNOWN, str(exc))
+
+
+def _last_error(log_path: str) -> str:
+    """The message of the last error entry pyruntime wrote to --log (as the runc shim reads runc's)."""
+    message = ""
+    try:
+        with open(log_path) as f:
+            for line in f:
+                try:
+                    entry = json.loads(line)
+                except ValueError:
+                    continue
+                if entry.get("level") == "error":
+                    message = entry.get("msg", "")
+    except OSError:
+        pass
+    return message
+
+
+class Service:
+    def __init__(self, runtime: str, root: str, reaper, publisher, on_empty):
+        self.runtime, self.root = runtime, root
+        self.reaper, self.publisher = reaper, publisher
+        self.on_empty = on_empty  # called by Shutdown once no task is left: the shim exits
+        self.tasks: dict[str, Task] = {}
+        self.lock = threading.Lock()
+
+    def handlers(self) -> dict:
+        calls = {"State": (pb.StateRequest, self.state), "Create": (pb.CreateTaskRequest, self.create),
+                 "Start": (pb.StartRequest, self.start), "Delete": (pb.DeleteRequest, self.delete),
+                 "Pids": (pb.PidsRequest, self.pids), "Pause": (pb.PauseRequest, self.pause),
+                 "Resume": (pb.ResumeRequest, self.resume), "Checkpoint": (pb.CheckpointTaskRequest, self.checkpoint),
+                 "Kill": (pb.KillRequest, self.kill), "Exec": (pb.ExecProcessRequest, self.exec),
+                 "ResizePty": (pb.ResizePtyRequest, self.resize_pty), "CloseIO": (pb.CloseIORequest, self.close_io),
+                 "Update": (pb.UpdateTaskRequest, self.update), "Wait": (pb.WaitRequest, self.wait),
+                 "Stats": (pb.StatsRequest, self.stats), "Connect": (pb.ConnectRequest, self.connect),
+                 "Shutdown": (pb.ShutdownRequest, self.shutdown)}
+        return {(SERVICE, name): entry for name, entry in calls.items()}
+
+    # --- lookups and the runtime ---
+
+    def _task(self, task_id: str) -> Task:
+        with self.lock:
+            task = self.tasks.get(task_id)
+        if task is None:
+            raise RpcError(NOT_FOUND, f"container {task_id} not found")
+        return task
+
+    def _process(self, task_id: str, exec_id: str) -> Process:
+        task = self._task(task_id)
+        if not exec_id:
+            return task.init
+        process = task.execs.get(exec_id)
+        if process is None:
+            raise RpcError(NOT_FOUND, f"process {exec_id} of container {task_id} not found")
+        return process
+
+    def _container(self, task: Task):
+        """The task's pyruntime container, locked until closed (`with`)."""
+        from pyruntime.lifecycle.container import Container
+        from pyruntime.state.store import Store
+        try:
+            return _Opened(Container(Store(self.root).open(task.id)))
+        except PyruntimeError as exc:
+            raise _error(exc) from None
+
+    def _cli(self, task: Task, args: list[str], stdio=None) -> None:
+        """Run ``pyruntime <args>``; its error, from --log, as the call's status."""
+        log_path = os.path.join(task.bundle, "log.json")
+        argv = [self.runtime, "--root", self.root, "--log", log_path, "--log-format", "json"]
+        if task.systemd_cgroup:
+            argv.append("--systemd-cgroup")
+        if stdio is None:
+            null = os.open("/dev/null", os.O_RDWR | os.O_CLOEXEC)
+            try:
+                code = self.reaper.spawn(argv + args, (null, null, null))
+            finally:
+                os.close(null)
+        else:
+            code = self.reaper.spawn(argv + args, stdio)
+        if code:
+            raise RpcError(UNKNOWN, _last_error(log_path) or f"pyruntime {args[0]} exited with status {code}")
+
+    def _run_process(self, task: Task, process: Process, args: list[str], pid_file: str) -> None:
+        """Start ``process`` with `pyruntime <args>` and watch for its exit."""
+        io = process.io = ProcessIO(process.stdin, process.stdout, process.stderr, process.terminal)
+        if process.terminal:
+            args = args[:1] + ["--console-socket", io.console_path] + args[1:]
+        self.reaper.begin()  # the process may exit before its pid is read
+        try:
+            try:
+                self._cli(task, args, tuple(io.child))
+            finally:
+                io.spawned()
+            with open(pid_file) as f:
+                process.pid = int(f.read().strip())
+            self.reaper.watch(process.pid, lambda code, when: self._exited(process, code, when))
+        except BaseException:
+            io.close()
+            raise
+        finally:
+            self.reaper.end()
+
+    def _exited(self, process: Process, code: int, when: float) -> None:
+        """The reaper saw ``process`` exit: record it and tell containerd (an OOM kill first)."""
+        task = process.task
+        if not process.exec_id:
+            self._init_exited(task)
+        process.exit_code, process.exited_at, process.status = code, when, pb.STOPPED
+        process.exited.set()
+        self.publisher.publish(ev.TaskExit(container_id=task.id, id=process.id, pid=process.pid,
+                                           exit_status=code, exited_at=timestamp(when)))
+
+    def _init_exited(self, task: Task) -> None:
+        from pyruntime.cgroups.stats import oom_kills
+        try:
+            with self._container(task) as c:
+                manager = c.manager()
+                if manager is not None and not task.own_pid_namespace:
+                    manager.kill_all(SIGKILL)  # what a shared pid namespace's init left behind
+                if manager is not None and oom_kills(manager):
+                    self.publisher.publish(ev.TaskOOM(container_id=task.id))
+        except (RpcError, PyruntimeError, OSError):
+            pass  # deleted meanwhile: nothing left to kill or count
+
+    # --- the calls ---
+
+    def create(self, request: pb.CreateTaskRequest) -> pb.CreateTaskResponse:
+        if request.checkpoint:
+            raise RpcError(UNIMPLEMENTED, "restoring from a checkpoint is not supported")
+        with self.lock:
+            if request.id in self.tasks:
+                raise RpcError(ALREADY_EXISTS, f"container {request.id} already exists")
+        try:
+            with open(os.path.join(request.bundle, "config.json")) as f:
+                config = json.load(f)
+        except (OSError, ValueError) as exc:
+            raise RpcError(INVALID_ARGUMENT, f"{request.bundle}/config.json: {exc}") from None
+        task = Task(request, config)
+        target = os.path.join(request.bundle, "rootfs")
+        try:
+            task.mounted = rootfs.mount_all(request.rootfs, target)
+            pid_file = os.path.join(request.bundle, "init.pid")
+            self._run_process(task, task.init, ["create", "--bundle", request.bundle, "--pid-file", pid_file,
+                                                task.id], pid_file)
+        except PyruntimeError as exc:
+            rootfs.unmount_all(target)
+            raise RpcError(UNKNOWN, f"mounting the rootfs: {exc}") from None
+        except BaseException:
+            rootfs.unmount_all(target)
+            raise
+        with self.lock:
+            self.tasks[task.id] = task
+        self.publisher.publish(ev.TaskCreate(
+            container_id=task.id, bundle=task.bundle, pid=task.init.pid,
+            io=ev.TaskIO(stdin=request.stdin, stdout=request.stdout, stderr=request.stderr,
+                         terminal=request.terminal)))
+        return pb.CreateTaskResponse(pid=task.init.pid)
+
+    def start(self, request: pb.StartRequest) -> pb.StartResponse:
+        process = self._process(request.id, request.exec_id)
+        task = process.task
+        if process.exec_id:
+            if process.pid:
+                raise RpcError(FAILED_PRECONDITION, f"process {process.exec_id} already started")
+            spec = os.path.join(task.bundle, f"exec-{process.exec_id}.json")
+            pid_file = os.path.join(task.bundle, f"exec-{process.exec_id}.pid")
+            with open(spec, "wb") as f:
+                f.write(process.spec)
+            try:
+                self._run_process(task, process, ["exec", "--process", spec, "--detach", "--pid-file", pid_file,
+                                                  task.id], pid_file)
+            finally:
+                for path in (spec, pid_file):
+                    try:
+                        os.unlink(path)
+                    except FileNotFoundError:
+                        pass
+            process.status = pb.RUNNING if not process.exited.is_set() else process.status
+            self.publisher.publish(ev.TaskExecStarted(container_id=task.id, exec_id=process.exec_id,
+                                                      pid=process.pid))
+            return pb.StartResponse(pid=process.pid)
+        from pyruntime.lifecycle.start import start
+        with self._container(task) as c:
+            try:
+                start(c)
+            except PyruntimeError as exc:
+                raise _error(exc) from None
+        if not process.exited.is_set():
+            process.status = pb.RUNNING
+        self.publisher.publish(ev.TaskStart(container_id=task.id, pid=process.pid))
+        return pb.StartResponse(pid=process.pid)
+
+    def kill(self, request: pb.KillRequest) -> empty_pb2.Empty:
+        process = self._process(request.id, request.exec_id)
+        if process.exec_id:
+            if process.exited.is_set() or not process.pid:
+                raise RpcError(NOT_FOUND, "process already finished")
+            os.kill(process.pid, request.signal)  # our child, not reaped until exited is set
+            return empty_pb2.Empty()
+        if process.exited.is_set() and not request.all:
+            raise RpcError(NOT_FOUND, "process already finished")
+        from pyruntime.lifecycle.destroy import kill
+        with self._container(process.task) as c:
+            try:
+                kill(c, request.signal, request.all)
+            except StateError as exc:
+                raise RpcError(NOT_FOUND, str(exc)) from None
+            except PyruntimeError as exc:
+                raise _error(exc) from None
+        return empty_pb2.Empty()
+
+    def delete(self, request: pb.DeleteRequest) -> pb.DeleteResponse:
+        process = self._process(request.id, request.exec_id)
+        task = process.task
+        if process.exec_id:
+            if process.pid and not process.exited.is_set():
+                raise RpcError(FAILED_PRECONDITION, f"process {process.exec_id} is still running")
+            del task.execs[process.exec_id]
+            if process.io is not None:
+                process.io.close()
+            return pb.DeleteResponse(pid=process.pid, exit_status=process.exit_code,
+                                     exited_at=timestamp(process.exited_at))
+        from pyruntime.lifecycle.destroy import delete
+        try:
+            with self._container(task) as c:
+                delete(c)  # refuses a running init; kills a created one
+        except RpcError as exc:
+            if exc.code != NOT_FOUND:
+                raise
+        except PyruntimeError as exc:
+            raise _error(exc) from None
+        if process.pid and not process.exited.wait(10):
+            raise RpcError(UNKNOWN, f"container {task.id}: its init did not exit after delete")
+        if task.mounted:
+            rootfs.unmount_all(os.path.join(task.bundle, "rootfs"))
+        if process.io is not None:
+            process.io.close()
+        with self.lock:
+            self.tasks.pop(task.id, None)
+        exited_at = timestamp(process.exited_at or time.time())
+        self.publisher.publish(ev.TaskDelete(container_id=task.id, pid=process.pid,
+                                             exit_status=process.exit_code, exited_at=exited_at))
+        return pb.DeleteResponse(pid=process.pid, exit_status=process.exit_code, exited_at=exited_at)
+
+    def exec(self, request: pb.ExecProcessRequest) -> empty_pb2.Empty:
+        task = self._task(request.id)
+        if request.exec_id in task.execs:
+            raise RpcError(ALREADY_EXISTS, f"process {request.exec_id} already exists")
+        process = Process(task, request.exec_id, request.terminal, request.stdin, request.stdout, request.stderr)
+        process.spec = request.spec.value  # the runtime-spec Process, as JSON
+        task.execs[request.exec_id] = process
+        self.publisher.publish(ev.TaskExecAdded(container_id=task.id, exec_id=request.exec_id))
+        return empty_pb2.Empty()
+
+    def state(self, request: pb.StateRequest) -> pb.StateResponse:
+        process = self._process(request.id, request.exec_id)
+        task = process.task
+        status = pb.PAUSED if task.paused and process.status == pb.RUNNING else process.status
+        return pb.StateResponse(id=process.id, bundle=task.bundle, pid=process.pid, status=status,
+                                stdin=process.stdin, stdout=process.stdout, stderr=process.stderr,
+                                terminal=process.terminal, exit_status=process.exit_code,
+                                exited_at=timestamp(process.exited_at) if process.exited_at else None,
+                                exec_id=process.exec_id)
+
+    def wait(self, request: pb.WaitRequest) -> pb.WaitResponse:
+        process = self._process(request.id, request.exec_id)
+        process.exited.wait()
+        return pb.WaitResponse(exit_status=process.exit_code, exited_at=timestamp(process.exited_at))
+
+    def pids(self, request: pb.PidsRequest) -> pb.PidsResponse:
+        with self._container(self._task(request.id)) as c:
+            try:
+                pids = c.pids()
+            except PyruntimeError as exc:
+                raise _error(exc) from None
+        return pb.PidsResponse(processes=[pb.ProcessInfo(pid=pid) for pid in pids])
+
+    def pause(self, request: pb.PauseRequest) -> empty_pb2.Empty:
+        task = self._task(request.id)
+        self._cli(task, ["pause", task.id])
+        task.paused = True
+        self.publisher.publish(ev.TaskPaused(container_id=task.id))
+        return empty_pb2.Empty()
+
+    def resume(self, request: pb.ResumeRequest) -> empty_pb2.Empty:
+        task = self._task(request.id)
+        self._cli(task, ["resume", task.id])
+        task.paused = False
+        self.publisher.publish(ev.TaskResumed(container_id=task.id))
+        return empty_pb2.Empty()
+
+    def update(self, request: pb.UpdateTaskRequest) -> empty_pb2.Empty:
+        task = self._task(request.id)
+        path = os.path.join(task.bundle, "update-resources.json")
+        with open(path, "wb") as f:
+            f.write(request.resources.value)  # the runtime-spec LinuxResources, as JSON
+        try:
+            self._cli(task, ["update", "--resources", path, task.id])
+        finally:
+            os.unlink(path)
+        return empty_pb2.Empty()
+
+    def stats(self, request: pb.StatsRequest) -> pb.StatsResponse:
+        from pyruntime.lifecycle import events
+
+        from .metrics import pack
+        with self._container(self._task(request.id)) as c:
+            try:
+                manager = events.manager_of_running(c)
+                data = events.stats(c, manager)
+            except PyruntimeError as exc:
+                raise _error(exc) from None
+        return pb.StatsResponse(stats=pack(data, unified=manager.kind == "v2"))
+
+    def resize_pty(self, request: pb.ResizePtyRequest) -> empty_pb2.Empty:
+        process = self._process(request.id, request.exec_id)
+        if process.io is not None:
+            process.io.resize(request.width, request.height)
+        return empty_pb2.Empty()
+
+    def close_io(self, request: pb.CloseIORequest) -> empty_pb2.Empty:
+        process = self._process(request.id, request.exec_id)
+        if request.stdin and process.io is not None:
+            process.io.close_stdin()
+        return empty_pb2.Empty()
+
+    def checkpoint(self, request) -> empty_pb2.Empty:
+        raise RpcError(UNIMPLEMENTED, "checkpoint is not supported by containerd-shim-pyruntime-v2")
+
+    def connect(self, request: pb.ConnectRequest) -> pb.ConnectResponse:
+        task = self._task(request.id)
+        return pb.ConnectResponse(shim_pid=os.getpid(), task_pid=task.init.pid)
+
+    def shutdown(self, request: pb.ShutdownRequest):
+        with self.lock:
+            empty = not self.tasks
+        return empty_pb2.Empty(), (self.on_empty if empty else None)
+
+
+class _Opened:
+    """A container whose directory lock is released when the block ends."""
+
+    def __init__(self, container):
+        self.container = container
+
+    def __enter__(self):
+        return self.container
+
+    def __exit__(self, *exc) -> None:
+        self.container.dir.close()

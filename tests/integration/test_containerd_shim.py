@@ -1,0 +1,146 @@
+"""containerd-shim-pyruntime-v2 (containerd_shim/) under containerd 1.6, through ctr and crictl.
+
+containerd starts it for runtime_type io.containerd.pyruntime.v2 and speaks the shim v2 task API
+to it; each test checks what the clients report, and what the shim did or did not run: create
+and exec run pyruntime's CLI (their log.json shows it), start, kill and delete do not.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import uuid
+
+from test_containerd import task_status, wait_status
+
+SHIM = "io.containerd.pyruntime.v2"
+IMAGE = "127.0.0.1:5055/busybox:latest"
+
+
+def run_flags(containerd) -> list[str]:
+    return ["--runtime", SHIM, "--fifo-dir", os.path.join(containerd.workdir, "fifo")]
+
+
+def bundle(containerd, cid: str) -> str:
+    return os.path.join(containerd.workdir, "state", "io.containerd.runtime.v2.task", "pyrt", cid)
+
+
+def state_dir(containerd, cid: str) -> str:
+    return os.path.join(containerd.workdir, "state", "pyruntime", "pyrt", cid)
+
+
+def log_messages(containerd, cid: str) -> list[str]:
+    with open(os.path.join(bundle(containerd, cid), "log.json")) as f:
+        return [json.loads(line)["msg"] for line in f if line.strip()]
+
+
+def shims(containerd) -> list[str]:
+    out = subprocess.run(["pgrep", "-f", f"containerd-shim-pyruntime-v2 .*-address {containerd.socket}"],
+                         capture_output=True).stdout.decode()
+    return out.split()
+
+
+def test_shim_runs_a_container_in_the_foreground(containerd, ctr_image):
+    proc = containerd.ctr("run", "--rm", *run_flags(containerd), ctr_image, "shimfg",
+                          "sh", "-c", "echo hello from pid $$; echo to stderr >&2; exit 3", check=False)
+    assert proc.returncode == 3, proc.stderr
+    assert proc.stdout.decode().strip() == "hello from pid 1"
+    assert "to stderr" in proc.stderr.decode()
+    assert containerd.ctr("container", "ls", "-q").stdout.decode().split() == []
+    assert not os.path.exists(state_dir(containerd, "shimfg"))
+    assert shims(containerd) == []  # Shutdown after the last task: the shim is gone
+
+
+def test_shim_task_lifecycle_runs_only_create_and_exec_as_commands(containerd, ctr_image):
+    cid = "shimlife"
+    containerd.ctr("run", "-d", *run_flags(containerd), ctr_image, cid,
+                   "sh", "-c", "trap 'exit 42' TERM; sleep 1000 & wait")
+    try:
+        assert task_status(containerd, cid) == "RUNNING"
+        ps = containerd.ctr("task", "ps", cid).stdout.decode().splitlines()
+        assert len(ps) == 3, ps  # the shell and its sleep
+
+        out = containerd.ctr("task", "exec", "--exec-id", "e1", "--fifo-dir",
+                             os.path.join(containerd.workdir, "fifo"), cid,
+                             "sh", "-c", "read line; echo exec read $line; exit 5", check=False, input=b"abc\n")
+        assert out.returncode == 5, out.stderr
+        assert out.stdout.decode().strip() == "exec read abc"
+
+        containerd.ctr("task", "pause", cid)
+        assert task_status(containerd, cid) == "PAUSED"
+        containerd.ctr("task", "resume", cid)
+        assert task_status(containerd, cid) == "RUNNING"
+
+        # the container's cgroup figures, decoded by ctr as containerd's own Metrics type
+        metrics = json.loads(containerd.ctr("task", "metrics", "--format", "json", cid).stdout.decode())
+        assert metrics["pids"]["current"] == 2, metrics
+        assert metrics["cpu"]["usage"]["total"] > 0 and metrics["memory"]["usage"]["usage"] > 0
+
+        containerd.ctr("task", "kill", "-s", "TERM", cid)
+        wait_status(containerd, cid, "STOPPED")
+        messages = log_messages(containerd, cid)
+        assert any(f"created container {cid}" in m for m in messages)
+        assert any(m.startswith(f"exec in container {cid}") for m in messages)
+        # start ran in the shim: pyruntime's CLI would have logged it
+        assert not any(m.startswith("started container") for m in messages), messages
+        assert "non-zero exit code 42" in containerd.ctr("task", "delete", cid).stderr.decode()
+    finally:
+        containerd.ctr("task", "delete", "-f", cid, check=False)
+        containerd.ctr("container", "delete", cid, check=False)
+    assert not os.path.exists(state_dir(containerd, cid))
+    assert not os.path.exists(bundle(containerd, cid))
+    assert shims(containerd) == []
+
+
+def test_shim_exec_with_tty(containerd, ctr_image):
+    cid = "shimtty"
+    containerd.ctr("run", "-d", *run_flags(containerd), ctr_image, cid, "sleep", "1000")
+    try:
+        # ctr wants a terminal on its own stdin: script(1) gives it one
+        argv = ["ctr", "-a", containerd.socket, "-n", "pyrt", "task", "exec", "-t", "--exec-id", "t1",
+                "--fifo-dir", os.path.join(containerd.workdir, "fifo"), cid,
+                "sh", "-c", "'tty; stty size; exit 7'"]
+        proc = subprocess.run(["script", "-qec", " ".join(argv), "/dev/null"], capture_output=True,
+                              timeout=60, stdin=subprocess.DEVNULL)
+        out = proc.stdout.decode()
+        assert "/dev/pts/" in out, out
+        assert proc.returncode == 7, out
+    finally:
+        containerd.ctr("task", "kill", "-s", "KILL", cid, check=False)
+        wait_status(containerd, cid, "STOPPED")
+        containerd.ctr("task", "delete", cid, check=False)
+        containerd.ctr("container", "delete", cid, check=False)
+
+
+def test_shim_serves_a_pod_from_one_process(containerd, registry, workdir):
+    """CRI's containers of one pod share the pod's shim; it ends with the pod."""
+    containerd.crictl("pull", IMAGE)
+    name = f"shimpod-{uuid.uuid4().hex[:6]}"
+    pod_config = os.path.join(workdir, f"{name}.json")
+    with open(pod_config, "w") as f:
+        json.dump({"metadata": {"name": name, "namespace": "default", "uid": name},
+                   "log_directory": os.path.join(workdir, "logs", name)}, f)
+    before = shims(containerd)
+    pod_id = containerd.crictl("runp", "--runtime", "pyruntime-shim", pod_config)
+    try:
+        cids = []
+        for i in range(2):
+            config = os.path.join(workdir, f"{name}-c{i}.json")
+            with open(config, "w") as f:
+                json.dump({"metadata": {"name": f"c{i}"}, "image": {"image": IMAGE},
+                           "command": ["sh", "-c", f"echo container {i}; exec sleep 1000"],
+                           "log_path": f"c{i}.log"}, f)
+            cids.append(containerd.crictl("create", pod_id, config, pod_config))
+            containerd.crictl("start", cids[-1])
+        assert len(shims(containerd)) == len(before) + 1
+        assert containerd.crictl("exec", "-s", cids[1], "sh", "-c", "echo exec in c1") == "exec in c1"
+        logs = subprocess.run(containerd.crictl_argv("logs", cids[0]), capture_output=True, timeout=60)
+        assert logs.stdout.decode().strip() == "container 0"
+        containerd.crictl("stop", "-t", "0", cids[0])
+        status = json.loads(containerd.crictl("inspect", cids[0]))["status"]
+        assert status["state"] == "CONTAINER_EXITED" and status["exitCode"] == 137, status
+        containerd.crictl("rm", cids[0])
+    finally:
+        containerd.crictl("stopp", pod_id, check=False)
+        containerd.crictl("rmp", "-f", pod_id, check=False)
+    assert shims(containerd) == before
