@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
-"""critest (Kubernetes' CRI validation suite): containerd with runc, containerd with pyruntime, and
-pyruntime-cri (our own CRI runtime, on pyruntime), side by side.
+"""critest (Kubernetes' CRI validation suite): containerd with runc, containerd with pyruntime (through
+the runc shim, and through our own shim, handler pyruntime-shim), and pyruntime-cri (our own CRI
+runtime, on pyruntime), side by side.
 
-    sudo conformance/critest [--focus REGEX] [--runtimes runc,pyruntime,cri] [--benchmark]
+    sudo conformance/critest [--focus REGEX] [--runtimes runc,pyruntime,pyruntime-shim,cri] [--benchmark]
 
 critest (cri-tools, pinned) is built once with `go test -c` in the module the Go proxy
 serves, and cached. One private containerd 1.x (tests/integration/clients.py: its own
@@ -182,7 +183,7 @@ def retry_differences(results, binary, daemon, adapter, images, logs, args) -> N
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--focus", default="")
-    ap.add_argument("--runtimes", default="runc,pyruntime,cri",
+    ap.add_argument("--runtimes", default="runc,pyruntime,pyruntime-shim,cri",
                     help="containerd's handlers, and cri for pyruntime-cri")
     ap.add_argument("--benchmark", action="store_true")
     ap.add_argument("--samples", type=int, default=50, help="containers and pods per benchmark")

@@ -6,24 +6,15 @@ import queue
 import threading
 import time
 
-from google.protobuf import any_pb2, timestamp_pb2
-
-from ._proto import events_pb2 as ev
-from ._proto import task_pb2 as pb
+from . import wire
 from .ttrpc import Client
 
 SERVICE = "containerd.services.events.ttrpc.v1.Events"
-TOPICS = {ev.TaskCreate: "/tasks/create", ev.TaskStart: "/tasks/start", ev.TaskExit: "/tasks/exit",
-          ev.TaskDelete: "/tasks/delete", ev.TaskOOM: "/tasks/oom", ev.TaskExecAdded: "/tasks/exec-added",
-          ev.TaskExecStarted: "/tasks/exec-started", ev.TaskPaused: "/tasks/paused",
-          ev.TaskResumed: "/tasks/resumed"}
+TOPICS = {wire.TaskCreate: "/tasks/create", wire.TaskStart: "/tasks/start", wire.TaskExit: "/tasks/exit",
+          wire.TaskDelete: "/tasks/delete", wire.TaskOOM: "/tasks/oom", wire.TaskExecAdded: "/tasks/exec-added",
+          wire.TaskExecStarted: "/tasks/exec-started", wire.TaskPaused: "/tasks/paused",
+          wire.TaskResumed: "/tasks/resumed"}
 ATTEMPTS = 5
-
-
-def timestamp(when: float) -> timestamp_pb2.Timestamp:
-    ts = timestamp_pb2.Timestamp()
-    ts.FromNanoseconds(int(when * 1e9))
-    return ts
 
 
 class Publisher:
@@ -34,12 +25,9 @@ class Publisher:
         threading.Thread(target=self._loop, daemon=True).start()
 
     def publish(self, event) -> None:
-        # containerd's typeurl names a message by its full name alone (no type.googleapis.com/)
-        envelope = pb.Envelope(timestamp=timestamp(time.time()), namespace=self.namespace,
-                               topic=TOPICS[type(event)],
-                               event=any_pb2.Any(type_url=event.DESCRIPTOR.full_name,
-                                                 value=event.SerializeToString()))
-        self.queue.put(pb.ForwardRequest(envelope=envelope))
+        envelope = wire.Envelope(timestamp=wire.timestamp(time.time()), namespace=self.namespace,
+                                 topic=TOPICS[type(event)], event=wire.pack(event))
+        self.queue.put(wire.ForwardRequest(envelope=envelope))
 
     def _loop(self) -> None:
         while True:

@@ -17,7 +17,7 @@ import os
 import sys
 
 # containerd waits on `start` and `delete` (delete on every container's stop path): both import
-# only what they use, and `delete` no protobuf (its answer is encoded by hand, below)
+# only what they use
 SOCKET_DIR = "/run/containerd/s"
 SANDBOX_ANNOTATION = "io.kubernetes.cri.sandbox-id"
 VALUE_FLAGS = {"namespace", "address", "publish-binary", "id", "bundle", "socket"}
@@ -55,10 +55,10 @@ def runtime_binary() -> str:
 
 
 def group_of(bundle: str, task_id: str) -> str:
-    import json
+    from pyruntime.startup import fastjson
     try:
         with open(os.path.join(bundle, "config.json")) as f:
-            annotations = json.load(f).get("annotations") or {}
+            annotations = fastjson.loads(f.read()).get("annotations") or {}
     except (OSError, ValueError):
         annotations = {}
     return annotations.get(SANDBOX_ANNOTATION) or task_id
@@ -154,27 +154,11 @@ def delete(flags: dict) -> int:
     if os.path.ismount(rootfs):
         from .rootfs import unmount_all
         unmount_all(rootfs)
-    sys.stdout.buffer.write(delete_response(128 + 9, time.time_ns()))
+    from . import wire
+    response = wire.DeleteResponse(exit_status=128 + 9, exited_at=wire.timestamp(time.time()))
+    sys.stdout.buffer.write(response.SerializeToString())
     sys.stdout.flush()
     return 0
-
-
-def _varint(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte, value = value & 0x7F, value >> 7
-        out.append(byte | (0x80 if value else 0))
-        if not value:
-            return bytes(out)
-
-
-def delete_response(exit_status: int, exited_at_ns: int) -> bytes:
-    """containerd.task.v2.DeleteResponse{exit_status: 2, exited_at: 3 (Timestamp{seconds: 1, nanos: 2})}
-    in protobuf's wire format (tests/unit/test_shim.py decodes it with the generated class)."""
-    seconds, nanos = divmod(exited_at_ns, 10 ** 9)
-    stamp = (b"\x08" + _varint(seconds) if seconds else b"") + (b"\x10" + _varint(nanos) if nanos else b"")
-    status = b"\x10" + _varint(exit_status) if exit_status else b""  # proto3 leaves zeros out
-    return status + b"\x1a" + _varint(len(stamp)) + stamp
 
 
 def main() -> int:

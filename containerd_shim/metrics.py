@@ -2,14 +2,10 @@
 message on a v1 or hybrid host, the v2 one on a unified host, as containerd itself decides."""
 from __future__ import annotations
 
-from google.protobuf import any_pb2
+from . import wire
 
-from ._proto import cgroups_v1_pb2 as v1
-from ._proto import cgroups_v2_pb2 as v2
-
-V1_MEMORY_RAW = [f.name for f in v1.MemoryStat.DESCRIPTOR.fields if f.message_type is None]
-V2_MEMORY_RAW = [f.name for f in v2.MemoryStat.DESCRIPTOR.fields if f.name not in ("usage", "usage_limit",
-                                                                                      "swap_usage", "swap_limit")]
+V1_MEMORY_RAW = [name for name, (_, kind, _) in wire.V1MemoryStat.FIELDS.items() if isinstance(kind, str)]
+V2_MEMORY_RAW = list(wire.V2_MEMORY_COUNTERS)
 U64 = (1 << 64) - 1
 # the message's names of memory.stat keys it spells differently (with total_ too)
 MEMORY_STAT_KEYS = {"pg_pg_in": "pgpgin", "pg_pg_out": "pgpgout", "pg_fault": "pgfault", "pg_maj_fault": "pgmajfault"}
@@ -24,44 +20,43 @@ def _u64(value) -> int:
     return min(max(int(value or 0), 0), U64)
 
 
-def _entry(d: dict) -> v1.MemoryEntry:
-    return v1.MemoryEntry(limit=_u64(d.get("limit")), usage=_u64(d.get("usage")), max=_u64(d.get("max", d.get("max_usage"))),
+def _entry(d: dict) -> wire.V1MemoryEntry:
+    return wire.V1MemoryEntry(limit=_u64(d.get("limit")), usage=_u64(d.get("usage")), max=_u64(d.get("max", d.get("max_usage"))),
                           failcnt=_u64(d.get("failcnt")))
 
 
-def to_v1(stats: dict) -> v1.Metrics:
+def to_v1(stats: dict) -> wire.V1Metrics:
     cpu, memory, pids = stats.get("cpu") or {}, stats.get("memory") or {}, stats.get("pids") or {}
     usage, throttling = cpu.get("usage") or {}, cpu.get("throttling") or {}
     raw = memory.get("raw") or {}
-    return v1.Metrics(
-        pids=v1.PidsStat(current=_u64(pids.get("current")), limit=_u64(pids.get("limit"))),
-        cpu=v1.CPUStat(usage=v1.CPUUsage(total=_u64(usage.get("total")), kernel=_u64(usage.get("kernel")),
+    return wire.V1Metrics(
+        pids=wire.V1PidsStat(current=_u64(pids.get("current")), limit=_u64(pids.get("limit"))),
+        cpu=wire.V1CPUStat(usage=wire.V1CPUUsage(total=_u64(usage.get("total")), kernel=_u64(usage.get("kernel")),
                                          user=_u64(usage.get("user")),
                                          per_cpu=[_u64(x) for x in usage.get("percpu") or ()]),
-                       throttling=v1.Throttle(periods=_u64(throttling.get("periods")),
+                       throttling=wire.V1Throttle(periods=_u64(throttling.get("periods")),
                                               throttled_periods=_u64(throttling.get("throttled_periods")),
                                               throttled_time=_u64(throttling.get("throttled_time")))),
-        memory=v1.MemoryStat(**{name: _u64(raw.get(_memory_stat_key(name))) for name in V1_MEMORY_RAW},
+        memory=wire.V1MemoryStat(**{name: _u64(raw.get(_memory_stat_key(name))) for name in V1_MEMORY_RAW},
                              usage=_entry(memory.get("usage") or {}), swap=_entry(memory.get("swap") or {}),
                              kernel=_entry(memory.get("kernel") or {}),
                              kernel_tcp=_entry(memory.get("kernelTCP") or {})))
 
 
-def to_v2(stats: dict) -> v2.Metrics:
+def to_v2(stats: dict) -> wire.V2Metrics:
     cpu, memory, pids = stats.get("cpu") or {}, stats.get("memory") or {}, stats.get("pids") or {}
     usage, throttling = cpu.get("usage") or {}, cpu.get("throttling") or {}
     raw, used, swap = memory.get("raw") or {}, memory.get("usage") or {}, memory.get("swap") or {}
-    return v2.Metrics(
-        pids=v2.PidsStat(current=_u64(pids.get("current")), limit=_u64(pids.get("limit"))),
-        cpu=v2.CPUStat(usage_usec=_u64(usage.get("total")) // 1000, user_usec=_u64(usage.get("user")) // 1000,
+    return wire.V2Metrics(
+        pids=wire.V2PidsStat(current=_u64(pids.get("current")), limit=_u64(pids.get("limit"))),
+        cpu=wire.V2CPUStat(usage_usec=_u64(usage.get("total")) // 1000, user_usec=_u64(usage.get("user")) // 1000,
                        system_usec=_u64(usage.get("kernel")) // 1000, nr_periods=_u64(throttling.get("periods")),
                        nr_throttled=_u64(throttling.get("throttled_periods")),
                        throttled_usec=_u64(throttling.get("throttled_time")) // 1000),
-        memory=v2.MemoryStat(**{name: _u64(raw.get(name)) for name in V2_MEMORY_RAW},
+        memory=wire.V2MemoryStat(**{name: _u64(raw.get(name)) for name in V2_MEMORY_RAW},
                              usage=_u64(used.get("usage")), usage_limit=_u64(used.get("limit")),
                              swap_usage=_u64(swap.get("usage")), swap_limit=_u64(swap.get("limit"))))
 
 
-def pack(stats: dict, unified: bool) -> any_pb2.Any:
-    message = to_v2(stats) if unified else to_v1(stats)
-    return any_pb2.Any(type_url=message.DESCRIPTOR.full_name, value=message.SerializeToString())
+def pack(stats: dict, unified: bool) -> wire.Any:
+    return wire.pack(to_v2(stats) if unified else to_v1(stats))

@@ -6,27 +6,26 @@ container lock the CLI takes. The container's state stays pyruntime's, in its --
 """
 from __future__ import annotations
 
-import json
 import os
-import re
 import threading
 import time
 
-from google.protobuf import empty_pb2
-
 from pyruntime.errors import NotFound, PyruntimeError, StateError
+from pyruntime.startup import fastjson  # json without re and enum: the shim's start-up is a pod's
 
-from . import rootfs
-from ._proto import events_pb2 as ev
-from ._proto import task_pb2 as pb
-from .events import timestamp
+from . import rootfs, wire
+from .wire import timestamp
 from .stdio import ProcessIO
 from .ttrpc import ALREADY_EXISTS, FAILED_PRECONDITION, INVALID_ARGUMENT, NOT_FOUND, UNIMPLEMENTED, UNKNOWN, \
     RpcError
 
 SERVICE = "containerd.task.v2.Task"
 SIGKILL = 9
-SYSTEMD_CGROUPS_PATH = re.compile(r"^[^/:]*:[^:]*:[^:]*$")  # slice:prefix:name
+
+
+def _systemd_cgroups_path(path: str) -> bool:
+    """slice:prefix:name, the systemd driver's form (a cgroupfs path starts with /)."""
+    return path.count(":") == 2 and not path.startswith("/")
 
 
 class Process:
@@ -37,7 +36,7 @@ class Process:
         self.terminal, self.stdin, self.stdout, self.stderr = terminal, stdin, stdout, stderr
         self.io: ProcessIO | None = None
         self.pid = 0
-        self.status = pb.CREATED
+        self.status = wire.CREATED
         self.exit_code, self.exited_at = 0, 0.0
         self.exited = threading.Event()
         self.spec = b""  # an exec's process.json
@@ -48,14 +47,14 @@ class Process:
 
 
 class Task:
-    def __init__(self, request: pb.CreateTaskRequest, config: dict):
+    def __init__(self, request: wire.CreateTaskRequest, config: dict):
         self.id, self.bundle = request.id, request.bundle
         self.init = Process(self, "", request.terminal, request.stdin, request.stdout, request.stderr)
         self.execs: dict[str, Process] = {}
         namespaces = (config.get("linux") or {}).get("namespaces") or ()
         # without a pid namespace of its own, what the init leaves behind is killed at its exit
         self.own_pid_namespace = any(n.get("type") == "pid" and not n.get("path") for n in namespaces)
-        self.systemd_cgroup = bool(SYSTEMD_CGROUPS_PATH.match((config.get("linux") or {}).get("cgroupsPath") or ""))
+        self.systemd_cgroup = _systemd_cgroups_path((config.get("linux") or {}).get("cgroupsPath") or "")
         self.mounted = False
         self.paused = False
 
@@ -75,7 +74,7 @@ def _last_error(log_path: str) -> str:
         with open(log_path) as f:
             for line in f:
                 try:
-                    entry = json.loads(line)
+                    entry = fastjson.loads(line)
                 except ValueError:
                     continue
                 if entry.get("level") == "error":
@@ -94,15 +93,15 @@ class Service:
         self.lock = threading.Lock()
 
     def handlers(self) -> dict:
-        calls = {"State": (pb.StateRequest, self.state), "Create": (pb.CreateTaskRequest, self.create),
-                 "Start": (pb.StartRequest, self.start), "Delete": (pb.DeleteRequest, self.delete),
-                 "Pids": (pb.PidsRequest, self.pids), "Pause": (pb.PauseRequest, self.pause),
-                 "Resume": (pb.ResumeRequest, self.resume), "Checkpoint": (pb.CheckpointTaskRequest, self.checkpoint),
-                 "Kill": (pb.KillRequest, self.kill), "Exec": (pb.ExecProcessRequest, self.exec),
-                 "ResizePty": (pb.ResizePtyRequest, self.resize_pty), "CloseIO": (pb.CloseIORequest, self.close_io),
-                 "Update": (pb.UpdateTaskRequest, self.update), "Wait": (pb.WaitRequest, self.wait),
-                 "Stats": (pb.StatsRequest, self.stats), "Connect": (pb.ConnectRequest, self.connect),
-                 "Shutdown": (pb.ShutdownRequest, self.shutdown)}
+        calls = {"State": (wire.StateRequest, self.state), "Create": (wire.CreateTaskRequest, self.create),
+                 "Start": (wire.StartRequest, self.start), "Delete": (wire.DeleteRequest, self.delete),
+                 "Pids": (wire.PidsRequest, self.pids), "Pause": (wire.PauseRequest, self.pause),
+                 "Resume": (wire.ResumeRequest, self.resume), "Checkpoint": (wire.CheckpointTaskRequest, self.checkpoint),
+                 "Kill": (wire.KillRequest, self.kill), "Exec": (wire.ExecProcessRequest, self.exec),
+                 "ResizePty": (wire.ResizePtyRequest, self.resize_pty), "CloseIO": (wire.CloseIORequest, self.close_io),
+                 "Update": (wire.UpdateTaskRequest, self.update), "Wait": (wire.WaitRequest, self.wait),
+                 "Stats": (wire.StatsRequest, self.stats), "Connect": (wire.ConnectRequest, self.connect),
+                 "Shutdown": (wire.ShutdownRequest, self.shutdown)}
         return {(SERVICE, name): entry for name, entry in calls.items()}
 
     # --- lookups and the runtime ---
@@ -174,9 +173,9 @@ class Service:
         task = process.task
         if not process.exec_id:
             self._init_exited(task)
-        process.exit_code, process.exited_at, process.status = code, when, pb.STOPPED
+        process.exit_code, process.exited_at, process.status = code, when, wire.STOPPED
         process.exited.set()
-        self.publisher.publish(ev.TaskExit(container_id=task.id, id=process.id, pid=process.pid,
+        self.publisher.publish(wire.TaskExit(container_id=task.id, id=process.id, pid=process.pid,
                                            exit_status=code, exited_at=timestamp(when)))
 
     def _init_exited(self, task: Task) -> None:
@@ -187,13 +186,13 @@ class Service:
                 if manager is not None and not task.own_pid_namespace:
                     manager.kill_all(SIGKILL)  # what a shared pid namespace's init left behind
                 if manager is not None and oom_kills(manager):
-                    self.publisher.publish(ev.TaskOOM(container_id=task.id))
+                    self.publisher.publish(wire.TaskOOM(container_id=task.id))
         except (RpcError, PyruntimeError, OSError):
             pass  # deleted meanwhile: nothing left to kill or count
 
     # --- the calls ---
 
-    def create(self, request: pb.CreateTaskRequest) -> pb.CreateTaskResponse:
+    def create(self, request: wire.CreateTaskRequest) -> wire.CreateTaskResponse:
         if request.checkpoint:
             raise RpcError(UNIMPLEMENTED, "restoring from a checkpoint is not supported")
         with self.lock:
@@ -201,7 +200,7 @@ class Service:
                 raise RpcError(ALREADY_EXISTS, f"container {request.id} already exists")
         try:
             with open(os.path.join(request.bundle, "config.json")) as f:
-                config = json.load(f)
+                config = fastjson.loads(f.read())
         except (OSError, ValueError) as exc:
             raise RpcError(INVALID_ARGUMENT, f"{request.bundle}/config.json: {exc}") from None
         task = Task(request, config)
@@ -219,13 +218,13 @@ class Service:
             raise
         with self.lock:
             self.tasks[task.id] = task
-        self.publisher.publish(ev.TaskCreate(
+        self.publisher.publish(wire.TaskCreate(
             container_id=task.id, bundle=task.bundle, pid=task.init.pid,
-            io=ev.TaskIO(stdin=request.stdin, stdout=request.stdout, stderr=request.stderr,
+            io=wire.TaskIO(stdin=request.stdin, stdout=request.stdout, stderr=request.stderr,
                          terminal=request.terminal)))
-        return pb.CreateTaskResponse(pid=task.init.pid)
+        return wire.CreateTaskResponse(pid=task.init.pid)
 
-    def start(self, request: pb.StartRequest) -> pb.StartResponse:
+    def start(self, request: wire.StartRequest) -> wire.StartResponse:
         process = self._process(request.id, request.exec_id)
         task = process.task
         if process.exec_id:
@@ -244,10 +243,10 @@ class Service:
                         os.unlink(path)
                     except FileNotFoundError:
                         pass
-            process.status = pb.RUNNING if not process.exited.is_set() else process.status
-            self.publisher.publish(ev.TaskExecStarted(container_id=task.id, exec_id=process.exec_id,
+            process.status = wire.RUNNING if not process.exited.is_set() else process.status
+            self.publisher.publish(wire.TaskExecStarted(container_id=task.id, exec_id=process.exec_id,
                                                       pid=process.pid))
-            return pb.StartResponse(pid=process.pid)
+            return wire.StartResponse(pid=process.pid)
         from pyruntime.lifecycle.start import start
         with self._container(task) as c:
             try:
@@ -255,17 +254,17 @@ class Service:
             except PyruntimeError as exc:
                 raise _error(exc) from None
         if not process.exited.is_set():
-            process.status = pb.RUNNING
-        self.publisher.publish(ev.TaskStart(container_id=task.id, pid=process.pid))
-        return pb.StartResponse(pid=process.pid)
+            process.status = wire.RUNNING
+        self.publisher.publish(wire.TaskStart(container_id=task.id, pid=process.pid))
+        return wire.StartResponse(pid=process.pid)
 
-    def kill(self, request: pb.KillRequest) -> empty_pb2.Empty:
+    def kill(self, request: wire.KillRequest) -> wire.Empty:
         process = self._process(request.id, request.exec_id)
         if process.exec_id:
             if process.exited.is_set() or not process.pid:
                 raise RpcError(NOT_FOUND, "process already finished")
             os.kill(process.pid, request.signal)  # our child, not reaped until exited is set
-            return empty_pb2.Empty()
+            return wire.Empty()
         if process.exited.is_set() and not request.all:
             raise RpcError(NOT_FOUND, "process already finished")
         from pyruntime.lifecycle.destroy import kill
@@ -276,9 +275,9 @@ class Service:
                 raise RpcError(NOT_FOUND, str(exc)) from None
             except PyruntimeError as exc:
                 raise _error(exc) from None
-        return empty_pb2.Empty()
+        return wire.Empty()
 
-    def delete(self, request: pb.DeleteRequest) -> pb.DeleteResponse:
+    def delete(self, request: wire.DeleteRequest) -> wire.DeleteResponse:
         process = self._process(request.id, request.exec_id)
         task = process.task
         if process.exec_id:
@@ -287,7 +286,7 @@ class Service:
             del task.execs[process.exec_id]
             if process.io is not None:
                 process.io.close()
-            return pb.DeleteResponse(pid=process.pid, exit_status=process.exit_code,
+            return wire.DeleteResponse(pid=process.pid, exit_status=process.exit_code,
                                      exited_at=timestamp(process.exited_at))
         from pyruntime.lifecycle.destroy import delete
         try:
@@ -307,58 +306,58 @@ class Service:
         with self.lock:
             self.tasks.pop(task.id, None)
         exited_at = timestamp(process.exited_at or time.time())
-        self.publisher.publish(ev.TaskDelete(container_id=task.id, pid=process.pid,
+        self.publisher.publish(wire.TaskDelete(container_id=task.id, pid=process.pid,
                                              exit_status=process.exit_code, exited_at=exited_at))
-        return pb.DeleteResponse(pid=process.pid, exit_status=process.exit_code, exited_at=exited_at)
+        return wire.DeleteResponse(pid=process.pid, exit_status=process.exit_code, exited_at=exited_at)
 
-    def exec(self, request: pb.ExecProcessRequest) -> empty_pb2.Empty:
+    def exec(self, request: wire.ExecProcessRequest) -> wire.Empty:
         task = self._task(request.id)
         if request.exec_id in task.execs:
             raise RpcError(ALREADY_EXISTS, f"process {request.exec_id} already exists")
         process = Process(task, request.exec_id, request.terminal, request.stdin, request.stdout, request.stderr)
         process.spec = request.spec.value  # the runtime-spec Process, as JSON
         task.execs[request.exec_id] = process
-        self.publisher.publish(ev.TaskExecAdded(container_id=task.id, exec_id=request.exec_id))
-        return empty_pb2.Empty()
+        self.publisher.publish(wire.TaskExecAdded(container_id=task.id, exec_id=request.exec_id))
+        return wire.Empty()
 
-    def state(self, request: pb.StateRequest) -> pb.StateResponse:
+    def state(self, request: wire.StateRequest) -> wire.StateResponse:
         process = self._process(request.id, request.exec_id)
         task = process.task
-        status = pb.PAUSED if task.paused and process.status == pb.RUNNING else process.status
-        return pb.StateResponse(id=process.id, bundle=task.bundle, pid=process.pid, status=status,
+        status = wire.PAUSED if task.paused and process.status == wire.RUNNING else process.status
+        return wire.StateResponse(id=process.id, bundle=task.bundle, pid=process.pid, status=status,
                                 stdin=process.stdin, stdout=process.stdout, stderr=process.stderr,
                                 terminal=process.terminal, exit_status=process.exit_code,
                                 exited_at=timestamp(process.exited_at) if process.exited_at else None,
                                 exec_id=process.exec_id)
 
-    def wait(self, request: pb.WaitRequest) -> pb.WaitResponse:
+    def wait(self, request: wire.WaitRequest) -> wire.WaitResponse:
         process = self._process(request.id, request.exec_id)
         process.exited.wait()
-        return pb.WaitResponse(exit_status=process.exit_code, exited_at=timestamp(process.exited_at))
+        return wire.WaitResponse(exit_status=process.exit_code, exited_at=timestamp(process.exited_at))
 
-    def pids(self, request: pb.PidsRequest) -> pb.PidsResponse:
+    def pids(self, request: wire.PidsRequest) -> wire.PidsResponse:
         with self._container(self._task(request.id)) as c:
             try:
                 pids = c.pids()
             except PyruntimeError as exc:
                 raise _error(exc) from None
-        return pb.PidsResponse(processes=[pb.ProcessInfo(pid=pid) for pid in pids])
+        return wire.PidsResponse(processes=[wire.ProcessInfo(pid=pid) for pid in pids])
 
-    def pause(self, request: pb.PauseRequest) -> empty_pb2.Empty:
+    def pause(self, request: wire.PauseRequest) -> wire.Empty:
         task = self._task(request.id)
         self._cli(task, ["pause", task.id])
         task.paused = True
-        self.publisher.publish(ev.TaskPaused(container_id=task.id))
-        return empty_pb2.Empty()
+        self.publisher.publish(wire.TaskPaused(container_id=task.id))
+        return wire.Empty()
 
-    def resume(self, request: pb.ResumeRequest) -> empty_pb2.Empty:
+    def resume(self, request: wire.ResumeRequest) -> wire.Empty:
         task = self._task(request.id)
         self._cli(task, ["resume", task.id])
         task.paused = False
-        self.publisher.publish(ev.TaskResumed(container_id=task.id))
-        return empty_pb2.Empty()
+        self.publisher.publish(wire.TaskResumed(container_id=task.id))
+        return wire.Empty()
 
-    def update(self, request: pb.UpdateTaskRequest) -> empty_pb2.Empty:
+    def update(self, request: wire.UpdateTaskRequest) -> wire.Empty:
         task = self._task(request.id)
         path = os.path.join(task.bundle, "update-resources.json")
         with open(path, "wb") as f:
@@ -367,9 +366,9 @@ class Service:
             self._cli(task, ["update", "--resources", path, task.id])
         finally:
             os.unlink(path)
-        return empty_pb2.Empty()
+        return wire.Empty()
 
-    def stats(self, request: pb.StatsRequest) -> pb.StatsResponse:
+    def stats(self, request: wire.StatsRequest) -> wire.StatsResponse:
         from pyruntime.lifecycle import events
 
         from .metrics import pack
@@ -379,31 +378,31 @@ class Service:
                 data = events.stats(c, manager)
             except PyruntimeError as exc:
                 raise _error(exc) from None
-        return pb.StatsResponse(stats=pack(data, unified=manager.kind == "v2"))
+        return wire.StatsResponse(stats=pack(data, unified=manager.kind == "v2"))
 
-    def resize_pty(self, request: pb.ResizePtyRequest) -> empty_pb2.Empty:
+    def resize_pty(self, request: wire.ResizePtyRequest) -> wire.Empty:
         process = self._process(request.id, request.exec_id)
         if process.io is not None:
             process.io.resize(request.width, request.height)
-        return empty_pb2.Empty()
+        return wire.Empty()
 
-    def close_io(self, request: pb.CloseIORequest) -> empty_pb2.Empty:
+    def close_io(self, request: wire.CloseIORequest) -> wire.Empty:
         process = self._process(request.id, request.exec_id)
         if request.stdin and process.io is not None:
             process.io.close_stdin()
-        return empty_pb2.Empty()
+        return wire.Empty()
 
-    def checkpoint(self, request) -> empty_pb2.Empty:
+    def checkpoint(self, request) -> wire.Empty:
         raise RpcError(UNIMPLEMENTED, "checkpoint is not supported by containerd-shim-pyruntime-v2")
 
-    def connect(self, request: pb.ConnectRequest) -> pb.ConnectResponse:
+    def connect(self, request: wire.ConnectRequest) -> wire.ConnectResponse:
         task = self._task(request.id)
-        return pb.ConnectResponse(shim_pid=os.getpid(), task_pid=task.init.pid)
+        return wire.ConnectResponse(shim_pid=os.getpid(), task_pid=task.init.pid)
 
-    def shutdown(self, request: pb.ShutdownRequest):
+    def shutdown(self, request: wire.ShutdownRequest):
         with self.lock:
             empty = not self.tasks
-        return empty_pb2.Empty(), (self.on_empty if empty else None)
+        return wire.Empty(), (self.on_empty if empty else None)
 
 
 class _Opened:

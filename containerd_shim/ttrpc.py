@@ -1,7 +1,7 @@
 """ttrpc, containerd's RPC between it and its shims: 10-byte frames over a unix socket.
 
 A frame is a big-endian length (4 bytes), stream id (4), type (1: request, 2: response) and
-flags (1), then a protobuf Request or Response (spec/shim/task.proto). Only unary calls exist
+flags (1), then a Request or Response message (spec/shim/task.proto; containerd_shim/wire.py). Only unary calls exist
 in the task API. Status codes are gRPC's; containerd turns them back into its errdefs.
 """
 from __future__ import annotations
@@ -10,7 +10,7 @@ import socket
 import struct
 import threading
 
-from ._proto import task_pb2 as pb
+from . import wire
 
 HEADER = struct.Struct(">IIBB")
 REQUEST, RESPONSE = 1, 2
@@ -75,8 +75,8 @@ class Server:
             conn.close()
 
     def _call(self, conn: socket.socket, lock: threading.Lock, stream: int, data: bytes) -> None:
-        request = pb.Request.FromString(data)
-        response = pb.Response()
+        request = wire.Request.FromString(data)
+        response = wire.Response()
         entry = self.handlers.get((request.service, request.method))
         then = None  # what a call does once its answer is sent (Shutdown: exit)
         try:
@@ -88,9 +88,9 @@ class Server:
                 result, then = result
             response.payload = result.SerializeToString()
         except RpcError as exc:
-            response.status.code, response.status.message = exc.code, exc.message
+            response.status = wire.RpcStatus(code=exc.code, message=exc.message)
         except Exception as exc:  # a bug must reach the caller as a status, not end the shim
-            response.status.code, response.status.message = UNKNOWN, f"{type(exc).__name__}: {exc}"
+            response.status = wire.RpcStatus(code=UNKNOWN, message=f"{type(exc).__name__}: {exc}")
         try:
             write_frame(conn, lock, stream, RESPONSE, response.SerializeToString())
         except OSError:
@@ -108,15 +108,15 @@ class Client:
         self.lock, self.stream = threading.Lock(), 1
 
     def call(self, service: str, method: str, message) -> bytes:
-        request = pb.Request(service=service, method=method, payload=message.SerializeToString())
+        request = wire.Request(service=service, method=method, payload=message.SerializeToString())
         stream, self.stream = self.stream, self.stream + 2  # client streams are odd
         write_frame(self.conn, self.lock, stream, REQUEST, request.SerializeToString())
         while True:
             got, kind, data = read_frame(self.conn)
             if kind == RESPONSE and got == stream:
                 break
-        response = pb.Response.FromString(data)
-        if response.status.code:
+        response = wire.Response.FromString(data)
+        if response.status is not None and response.status.code:
             raise RpcError(response.status.code, response.status.message)
         return response.payload
 

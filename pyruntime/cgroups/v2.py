@@ -1,9 +1,10 @@
 """cgroup v2 manager (pure unified hierarchy).
 
 Controllers must be enabled in every ancestor's ``cgroup.subtree_control``
-for the container's cgroup to have their files; that is done on create for
-the controllers the resources need, from the top down. The host's root is
-touched only if a controller is not yet enabled there.
+for the container's cgroup to have their files; on create every available one
+is, best effort and from the top down (runc's way), and the ones the
+resources need must be. The host's root is touched only if a controller is
+not yet enabled there.
 """
 from __future__ import annotations
 
@@ -39,6 +40,23 @@ class V2Manager(BaseManager):
 
     def create(self) -> None:
         self.created += fs.make_dirs(self.main_dir(), self.unified)
+        self.enable_available()
+
+    def enable_available(self) -> None:
+        """Every controller the host has, in each ancestor, as runc does, best effort: without
+        them the container's cgroup has no memory.current or pids.current, and its stats (CRI's,
+        kubelet's) read zero. apply() then insists on the ones the resources need."""
+        available = fs.read(os.path.join(self.unified, "cgroup.controllers")).split()
+        d = self.unified
+        for part in self.path.strip("/").split("/"):
+            enabled = set(fs.read(os.path.join(d, "cgroup.subtree_control")).split())
+            for controller in available:
+                if controller not in enabled:
+                    try:
+                        fs.write(os.path.join(d, "cgroup.subtree_control"), f"+{controller}")
+                    except CgroupError:
+                        pass  # processes of its own (the no-internal-process rule), or not delegated
+            d = os.path.join(d, part)
 
     def enable_controllers(self, wanted: set[str]) -> None:
         """Enable ``wanted`` in each ancestor's subtree_control, top down."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import time
 import uuid
 
 from test_containerd import task_status, wait_status
@@ -144,3 +145,30 @@ def test_shim_serves_a_pod_from_one_process(containerd, registry, workdir):
         containerd.crictl("stopp", pod_id, check=False)
         containerd.crictl("rmp", "-f", pod_id, check=False)
     assert shims(containerd) == before
+
+
+def test_shim_reports_an_oom_kill_before_the_exit(containerd, registry, workdir):
+    """TaskOOM reaches CRI before TaskExit, so the container's reason is OOMKilled."""
+    containerd.crictl("pull", IMAGE)
+    name = f"shimoom-{uuid.uuid4().hex[:6]}"
+    pod_config = os.path.join(workdir, f"{name}.json")
+    with open(pod_config, "w") as f:
+        json.dump({"metadata": {"name": name, "namespace": "default", "uid": name},
+                   "log_directory": os.path.join(workdir, "logs", name)}, f)
+    pod_id = containerd.crictl("runp", "--runtime", "pyruntime-shim", pod_config)
+    try:
+        config = os.path.join(workdir, f"{name}-c.json")
+        with open(config, "w") as f:
+            json.dump({"metadata": {"name": "hog"}, "image": {"image": IMAGE}, "log_path": "hog.log",
+                       "command": ["sh", "-c", "a=x; while true; do a=$a$a; done"],  # doubles until killed
+                       "linux": {"resources": {"memory_limit_in_bytes": 32 << 20}}}, f)
+        cid = containerd.crictl("create", pod_id, config, pod_config)
+        containerd.crictl("start", cid)
+        deadline = time.monotonic() + 60
+        while (status := json.loads(containerd.crictl("inspect", cid))["status"])["state"] != "CONTAINER_EXITED":
+            assert time.monotonic() < deadline, status
+            time.sleep(0.2)
+        assert (status["reason"], status["exitCode"]) == ("OOMKilled", 137), status
+    finally:
+        containerd.crictl("stopp", pod_id, check=False)
+        containerd.crictl("rmp", "-f", pod_id, check=False)
