@@ -75,7 +75,10 @@ def test_shim_task_lifecycle_runs_only_create_and_exec_as_commands(containerd, c
         # the container's cgroup figures, decoded by ctr as containerd's own Metrics type
         metrics = json.loads(containerd.ctr("task", "metrics", "--format", "json", cid).stdout.decode())
         assert metrics["pids"]["current"] == 2, metrics
-        assert metrics["cpu"]["usage"]["total"] > 0 and metrics["memory"]["usage"]["usage"] > 0
+        if os.path.exists("/sys/fs/cgroup/cgroup.controllers"):  # unified: io.containerd.cgroups.v2.Metrics
+            assert metrics["cpu"]["usage_usec"] > 0 and metrics["memory"]["usage"] > 0, metrics
+        else:
+            assert metrics["cpu"]["usage"]["total"] > 0 and metrics["memory"]["usage"]["usage"] > 0, metrics
 
         containerd.ctr("task", "kill", "-s", "TERM", cid)
         wait_status(containerd, cid, "STOPPED")
