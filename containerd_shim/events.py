@@ -29,9 +29,17 @@ class Publisher:
                                  topic=TOPICS[type(event)], event=wire.pack(event))
         self.queue.put(wire.ForwardRequest(envelope=envelope))
 
+    def close(self) -> None:
+        """After the events queued so far."""
+        self.queue.put(None)
+
     def _loop(self) -> None:
         while True:
             request = self.queue.get()
+            if request is None:
+                if self.client is not None:
+                    self.client.close()
+                return
             for attempt in range(ATTEMPTS):
                 try:
                     if self.client is None:

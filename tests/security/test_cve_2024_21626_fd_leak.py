@@ -30,7 +30,9 @@ def test_only_stdio_reaches_the_container(runtime, bundle):
 
 def test_preserved_fds_do_reach_it(runtime, bundle):
     bundle.set_args("sh", "-c", "ls /proc/$$/fd; true")
-    fd, proc = run_with_inherited_fd(runtime, bundle, "--preserve-fds", "10")
+    fd = os.open("/etc", os.O_RDONLY | os.O_DIRECTORY)  # only to learn the number the next one gets
+    os.close(fd)
+    fd, proc = run_with_inherited_fd(runtime, bundle, "--preserve-fds", str(fd - 2))  # fds 3..fd
     assert str(fd) in proc.stdout.decode().split()
 
 

@@ -26,14 +26,23 @@ PROTOC_MODULES = (pb, v1, cgroups_v2_pb2, events_pb2, empty_pb2)  # each registe
 from containerd_shim.events import Publisher  # noqa: E402
 
 
-def serve(path: str, handlers: dict) -> None:
-    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    listener.bind(path)
-    listener.listen(4)
-    threading.Thread(target=ttrpc.Server(listener, handlers).serve_forever, daemon=True).start()
+@pytest.fixture
+def serve():
+    """serve(path, handlers): a ttrpc server for the test; its socket closed afterwards."""
+    listeners = []
+
+    def start(path: str, handlers: dict) -> None:
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
+        listener.bind(path)
+        listener.listen(4)
+        listeners.append(listener)
+        threading.Thread(target=ttrpc.Server(listener, handlers).serve_forever, daemon=True).start()
+    yield start
+    for listener in listeners:
+        listener.close()
 
 
-def test_ttrpc_answers_calls_and_reports_failures_as_status_codes(tmp_path):
+def test_ttrpc_answers_calls_and_reports_failures_as_status_codes(tmp_path, serve):
     def connect(request):
         if request.id == "missing":
             raise ttrpc.RpcError(ttrpc.NOT_FOUND, "no such task")
@@ -67,7 +76,7 @@ def test_ttrpc_frame_header_is_big_endian_length_stream_type_flags():
         assert b.recv(13) == b"\x00\x00\x00\x03\x00\x00\x00\x05\x01\x00xyz"
 
 
-def test_events_reach_containerd_in_order_named_as_containerd_names_them(tmp_path):
+def test_events_reach_containerd_in_order_named_as_containerd_names_them(tmp_path, serve):
     got, done = [], threading.Event()
 
     def forward(request):
@@ -83,6 +92,7 @@ def test_events_reach_containerd_in_order_named_as_containerd_names_them(tmp_pat
     publisher.publish(wire.TaskOOM(container_id="c1"))
     publisher.publish(wire.TaskExit(container_id="c1", id="c1", pid=42, exit_status=137))
     assert done.wait(10)
+    publisher.close()
     assert [(e.topic, e.namespace, e.event.type_url) for e in got] == [
         ("/tasks/oom", "k8s.io", "containerd.events.TaskOOM"),
         ("/tasks/exit", "k8s.io", "containerd.events.TaskExit")]
