@@ -288,14 +288,23 @@ class Containerd(CriEndpoint):
         with open(config, "w") as f:
             f.write(containerd_config(workdir, systemd_cgroup) + extra_config)
         self.log = open(os.path.join(workdir, "containerd.log"), "w")
-        self.proc = subprocess.Popen(netns.cmd(*launch, "containerd", "--config", config), stdout=self.log,
-                                     stderr=subprocess.STDOUT)
+        self.argv = netns.cmd(*launch, "containerd", "--config", config)
         try:
-            wait_for(lambda: subprocess.run(["ctr", "-a", self.socket, "version"],
-                                            capture_output=True).returncode == 0, "containerd", timeout=60)
+            self._start()
         except BaseException:
             self.close()  # a fixture that fails to set up gets no teardown
             raise
+
+    def _start(self) -> None:
+        self.proc = subprocess.Popen(self.argv, stdout=self.log, stderr=subprocess.STDOUT)
+        wait_for(lambda: subprocess.run(["ctr", "-a", self.socket, "version"],
+                                        capture_output=True).returncode == 0, "containerd", timeout=60)
+
+    def restart(self) -> None:
+        """Stop containerd and start it again on the same config; its shims live on, and it finds
+        them again by the address files in their bundles."""
+        self.stop_daemon()
+        self._start()
 
     def ctr(self, *args: str, check: bool = True, timeout: float = 60, **kw) -> subprocess.CompletedProcess:
         argv = ["ctr", "-a", self.socket, "-n", "pyrt", *args]

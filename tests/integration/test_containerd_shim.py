@@ -96,6 +96,26 @@ def test_shim_task_lifecycle_runs_only_create_and_exec_as_commands(containerd, c
     assert shims(containerd) == []
 
 
+def test_shim_outlives_a_containerd_restart(containerd, ctr_image):
+    """containerd finds the running shim again (the bundle's address file) and goes on with it."""
+    cid = "shimrestart"
+    containerd.ctr("run", "-d", *run_flags(containerd), ctr_image, cid, "sleep", "1000")
+    try:
+        shim = shims(containerd)
+        containerd.restart()
+        assert shims(containerd) == shim and task_status(containerd, cid) == "RUNNING"
+        out = containerd.ctr("task", "exec", "--exec-id", "r1", "--fifo-dir",
+                             os.path.join(containerd.workdir, "fifo"), cid, "echo", "after restart")
+        assert out.stdout.decode().strip() == "after restart"
+        containerd.ctr("task", "kill", "-s", "KILL", cid)
+        wait_status(containerd, cid, "STOPPED")
+        assert "non-zero exit code 137" in containerd.ctr("task", "delete", cid).stderr.decode()
+    finally:
+        containerd.ctr("task", "delete", "-f", cid, check=False)
+        containerd.ctr("container", "delete", cid, check=False)
+    assert shims(containerd) == []
+
+
 def test_shim_exec_with_tty(containerd, ctr_image):
     cid = "shimtty"
     containerd.ctr("run", "-d", *run_flags(containerd), ctr_image, cid, "sleep", "1000")
