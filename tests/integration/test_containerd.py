@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 import time
 
@@ -86,21 +87,25 @@ def test_task_lifecycle(containerd, ctr_image):
     assert not os.path.exists(os.path.join(containerd.workdir, "runtime-state", cid))
 
 
-def test_exec_with_tty(containerd, ctr_image):
-    cid = "tty1"
-    containerd.ctr("run", "-d", *run_flags(containerd), ctr_image, cid, "sleep", "1000")
+def exec_with_tty(containerd, flags: list[str], image: str, cid: str) -> None:
+    """`ctr task exec -t` into a running container: its shell has a pty, and its exit code comes back."""
+    containerd.ctr("run", "-d", *flags, image, cid, "sleep", "1000")
     try:
         # ctr wants a terminal on its own stdin: script(1) gives it one
         argv = ["ctr", "-a", containerd.socket, "-n", "pyrt", "task", "exec", "-t", "--exec-id", "t1",
                 "--fifo-dir", os.path.join(containerd.workdir, "fifo"), cid,
                 "sh", "-c", "tty; stty size; exit 7"]
-        proc = subprocess.run(["script", "-qec", " ".join(argv), "/dev/null"], capture_output=True,
+        proc = subprocess.run(["script", "-qec", shlex.join(argv), "/dev/null"], capture_output=True,
                               timeout=60, stdin=subprocess.DEVNULL)
         out = proc.stdout.decode()
         assert "/dev/pts/" in out, out
-        assert proc.returncode == 7, out
+        assert proc.returncode == 7, out  # the container's shell's, through ctr and script -e
     finally:
         containerd.ctr("task", "kill", "-s", "KILL", cid, check=False)
         wait_status(containerd, cid, "STOPPED")
         containerd.ctr("task", "delete", cid, check=False)
         containerd.ctr("container", "delete", cid, check=False)
+
+
+def test_exec_with_tty(containerd, ctr_image):
+    exec_with_tty(containerd, run_flags(containerd), ctr_image, "tty1")

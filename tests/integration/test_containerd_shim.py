@@ -12,7 +12,7 @@ import subprocess
 import time
 import uuid
 
-from test_containerd import task_status, wait_status
+from test_containerd import exec_with_tty, task_status, wait_status
 
 SHIM = "io.containerd.pyruntime.v2"
 IMAGE = "127.0.0.1:5055/busybox:latest"
@@ -117,23 +117,7 @@ def test_shim_outlives_a_containerd_restart(containerd, ctr_image):
 
 
 def test_shim_exec_with_tty(containerd, ctr_image):
-    cid = "shimtty"
-    containerd.ctr("run", "-d", *run_flags(containerd), ctr_image, cid, "sleep", "1000")
-    try:
-        # ctr wants a terminal on its own stdin: script(1) gives it one
-        argv = ["ctr", "-a", containerd.socket, "-n", "pyrt", "task", "exec", "-t", "--exec-id", "t1",
-                "--fifo-dir", os.path.join(containerd.workdir, "fifo"), cid,
-                "sh", "-c", "'tty; stty size; exit 7'"]
-        proc = subprocess.run(["script", "-qec", " ".join(argv), "/dev/null"], capture_output=True,
-                              timeout=60, stdin=subprocess.DEVNULL)
-        out = proc.stdout.decode()
-        assert "/dev/pts/" in out, out
-        assert proc.returncode == 7, out
-    finally:
-        containerd.ctr("task", "kill", "-s", "KILL", cid, check=False)
-        wait_status(containerd, cid, "STOPPED")
-        containerd.ctr("task", "delete", cid, check=False)
-        containerd.ctr("container", "delete", cid, check=False)
+    exec_with_tty(containerd, run_flags(containerd), ctr_image, "shimtty")
 
 
 def test_shim_serves_a_pod_from_one_process(containerd, registry, workdir):
