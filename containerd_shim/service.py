@@ -67,6 +67,13 @@ def _error(exc: PyruntimeError) -> RpcError:
     return RpcError(UNKNOWN, str(exc))
 
 
+def _has_hooks(c, step: str) -> bool:
+    """Whether start or delete would run hooks: then the CLI does it. A hook is a child process
+    pyruntime waits for itself, and in the shim the reaper, which waits for any child, would take
+    its exit status first."""
+    return c.record is not None and bool(c.hooks(step))
+
+
 def _last_error(log_path: str) -> str:
     """The message of the last error entry pyruntime wrote to --log (as the runc shim reads runc's)."""
     message = ""
@@ -249,10 +256,14 @@ class Service:
             return wire.StartResponse(pid=process.pid)
         from pyruntime.lifecycle.start import start
         with self._container(task) as c:
-            try:
-                start(c)
-            except PyruntimeError as exc:
-                raise _error(exc) from None
+            hooks = _has_hooks(c, "poststart")
+            if not hooks:
+                try:
+                    start(c)
+                except PyruntimeError as exc:
+                    raise _error(exc) from None
+        if hooks:
+            self._cli(task, ["start", task.id])  # see _has_hooks
         if not process.exited.is_set():
             process.status = wire.RUNNING
         self.publisher.publish(wire.TaskStart(container_id=task.id, pid=process.pid))
@@ -289,14 +300,19 @@ class Service:
             return wire.DeleteResponse(pid=process.pid, exit_status=process.exit_code,
                                      exited_at=timestamp(process.exited_at))
         from pyruntime.lifecycle.destroy import delete
+        hooks = False
         try:
             with self._container(task) as c:
-                delete(c)  # refuses a running init; kills a created one
+                hooks = _has_hooks(c, "poststop")
+                if not hooks:
+                    delete(c)  # refuses a running init; kills a created one
         except RpcError as exc:
             if exc.code != NOT_FOUND:
                 raise
         except PyruntimeError as exc:
             raise _error(exc) from None
+        if hooks:
+            self._cli(task, ["delete", task.id])  # see _has_hooks
         if process.pid and not process.exited.wait(10):
             raise RpcError(UNKNOWN, f"container {task.id}: its init did not exit after delete")
         if task.mounted:

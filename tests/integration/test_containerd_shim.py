@@ -12,6 +12,7 @@ import subprocess
 import time
 import uuid
 
+from helpers import PYRUNTIME
 from test_containerd import exec_with_tty, task_status, wait_status
 
 SHIM = "io.containerd.pyruntime.v2"
@@ -93,6 +94,51 @@ def test_shim_task_lifecycle_runs_only_create_and_exec_as_commands(containerd, c
         containerd.ctr("container", "delete", cid, check=False)
     assert not os.path.exists(state_dir(containerd, cid))
     assert not os.path.exists(bundle(containerd, cid))
+    assert shims(containerd) == []
+
+
+def hooked_spec(tmp_path, rootfs: str, name: str, **hooks) -> str:
+    """`pyruntime spec`'s default config (sleep, no terminal, the busybox rootfs read-only) with
+    ``hooks``; its path. (ctr run --config takes the root from the spec, not from an image.)"""
+    bundle = tmp_path / name
+    bundle.mkdir()
+    subprocess.run([PYRUNTIME, "spec", "--bundle", str(bundle)], check=True)
+    spec = json.loads((bundle / "config.json").read_text())
+    spec["process"].update(terminal=False, args=["sleep", "1000"])
+    spec["root"] = {"path": rootfs, "readonly": True}
+    spec["hooks"] = hooks
+    (bundle / "config.json").write_text(json.dumps(spec))
+    return str(bundle / "config.json")
+
+
+def test_shim_runs_hooks_as_the_cli_does(containerd, rootfs_template, tmp_path):
+    """Hooks are processes pyruntime waits for itself, which the shim's reaper would reap first:
+    with hooks, start and delete go through the CLI. A failing poststart hook fails start
+    (runtime-spec), and a poststop hook runs at delete with the container's state on stdin."""
+    rootfs = os.path.join(rootfs_template, "rootfs")
+    # the hook exits while a child of its own holds its output open: pyruntime is still reading when
+    # the exit comes, so a reaper waiting for any child takes it first
+    failing = hooked_spec(tmp_path, rootfs, "fail", poststart=[{"path": "/bin/sh",
+                                                                "args": ["sh", "-c", "(sleep 1) & exit 3"]}])
+    proc = containerd.ctr("run", "-d", *run_flags(containerd), "--config", failing, "shimhook1", check=False)
+    try:
+        assert proc.returncode != 0 and "poststart" in proc.stderr.decode(), proc.stderr
+    finally:
+        containerd.ctr("task", "delete", "-f", "shimhook1", check=False)
+        containerd.ctr("container", "delete", "shimhook1", check=False)
+
+    marker = tmp_path / "poststop.json"
+    recording = hooked_spec(tmp_path, rootfs, "record", poststop=[{"path": "/bin/sh",
+                                                           "args": ["sh", "-c", f"cat > {marker}"]}])
+    containerd.ctr("run", "-d", *run_flags(containerd), "--config", recording, "shimhook2")
+    try:
+        containerd.ctr("task", "kill", "-s", "KILL", "shimhook2")
+        wait_status(containerd, "shimhook2", "STOPPED")
+        containerd.ctr("task", "delete", "shimhook2")
+        assert json.loads(marker.read_text())["id"] == "shimhook2"
+    finally:
+        containerd.ctr("task", "delete", "-f", "shimhook2", check=False)
+        containerd.ctr("container", "delete", "shimhook2", check=False)
     assert shims(containerd) == []
 
 
