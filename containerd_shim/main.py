@@ -145,10 +145,10 @@ def delete(flags: dict) -> int:
     a DeleteResponse out. After a normal Delete there is nothing left, and nothing is run."""
     import time
     bundle = flags.get("bundle") or os.getcwd()
-    if os.path.isdir(os.path.join(state_root(bundle, flags.get("namespace", "")), flags.get("id", ""))):
+    root = state_root(bundle, flags.get("namespace", ""))
+    if os.path.isdir(os.path.join(root, flags.get("id", ""))):
         import subprocess
-        subprocess.run([runtime_binary(), "--root", state_root(bundle, flags.get("namespace", "")), "delete",
-                        "--force", flags["id"]],
+        subprocess.run([runtime_binary(), "--root", root, "delete", "--force", flags["id"]],
                        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     rootfs = os.path.join(bundle, "rootfs")
     if os.path.ismount(rootfs):

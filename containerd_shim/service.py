@@ -6,6 +6,7 @@ container lock the CLI takes. The container's state stays pyruntime's, in its --
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
@@ -103,9 +104,11 @@ class Service:
         calls = {"State": (wire.StateRequest, self.state), "Create": (wire.CreateTaskRequest, self.create),
                  "Start": (wire.StartRequest, self.start), "Delete": (wire.DeleteRequest, self.delete),
                  "Pids": (wire.PidsRequest, self.pids), "Pause": (wire.PauseRequest, self.pause),
-                 "Resume": (wire.ResumeRequest, self.resume), "Checkpoint": (wire.CheckpointTaskRequest, self.checkpoint),
+                 "Resume": (wire.ResumeRequest, self.resume),
+                 "Checkpoint": (wire.CheckpointTaskRequest, self.checkpoint),
                  "Kill": (wire.KillRequest, self.kill), "Exec": (wire.ExecProcessRequest, self.exec),
-                 "ResizePty": (wire.ResizePtyRequest, self.resize_pty), "CloseIO": (wire.CloseIORequest, self.close_io),
+                 "ResizePty": (wire.ResizePtyRequest, self.resize_pty),
+                 "CloseIO": (wire.CloseIORequest, self.close_io),
                  "Update": (wire.UpdateTaskRequest, self.update), "Wait": (wire.WaitRequest, self.wait),
                  "Stats": (wire.StatsRequest, self.stats), "Connect": (wire.ConnectRequest, self.connect),
                  "Shutdown": (wire.ShutdownRequest, self.shutdown)}
@@ -129,14 +132,19 @@ class Service:
             raise RpcError(NOT_FOUND, f"process {exec_id} of container {task_id} not found")
         return process
 
+    @contextlib.contextmanager
     def _container(self, task: Task):
-        """The task's pyruntime container, locked until closed (`with`)."""
+        """The task's pyruntime container, locked for the `with` block."""
         from pyruntime.lifecycle.container import Container
         from pyruntime.state.store import Store
         try:
-            return _Opened(Container(Store(self.root).open(task.id)))
+            c = Container(Store(self.root).open(task.id))
         except PyruntimeError as exc:
             raise _error(exc) from None
+        try:
+            yield c
+        finally:
+            c.dir.close()
 
     def _cli(self, task: Task, args: list[str], stdio=None) -> None:
         """Run ``pyruntime <args>``; its error, from --log, as the call's status."""
@@ -183,7 +191,7 @@ class Service:
         process.exit_code, process.exited_at, process.status = code, when, wire.STOPPED
         process.exited.set()
         self.publisher.publish(wire.TaskExit(container_id=task.id, id=process.id, pid=process.pid,
-                                           exit_status=code, exited_at=timestamp(when)))
+                                             exit_status=code, exited_at=timestamp(when)))
 
     def _init_exited(self, task: Task) -> None:
         from pyruntime.cgroups.stats import oom_kills
@@ -213,13 +221,13 @@ class Service:
         task = Task(request, config)
         target = os.path.join(request.bundle, "rootfs")
         try:
-            task.mounted = rootfs.mount_all(request.rootfs, target)
+            try:
+                task.mounted = rootfs.mount_all(request.rootfs, target)
+            except PyruntimeError as exc:
+                raise RpcError(UNKNOWN, f"mounting the rootfs: {exc}") from None
             pid_file = os.path.join(request.bundle, "init.pid")
             self._run_process(task, task.init, ["create", "--bundle", request.bundle, "--pid-file", pid_file,
                                                 task.id], pid_file)
-        except PyruntimeError as exc:
-            rootfs.unmount_all(target)
-            raise RpcError(UNKNOWN, f"mounting the rootfs: {exc}") from None
         except BaseException:
             rootfs.unmount_all(target)
             raise
@@ -250,9 +258,10 @@ class Service:
                         os.unlink(path)
                     except FileNotFoundError:
                         pass
-            process.status = wire.RUNNING if not process.exited.is_set() else process.status
+            if not process.exited.is_set():
+                process.status = wire.RUNNING
             self.publisher.publish(wire.TaskExecStarted(container_id=task.id, exec_id=process.exec_id,
-                                                      pid=process.pid))
+                                                        pid=process.pid))
             return wire.StartResponse(pid=process.pid)
         from pyruntime.lifecycle.start import start
         with self._container(task) as c:
@@ -298,7 +307,7 @@ class Service:
             if process.io is not None:
                 process.io.close()
             return wire.DeleteResponse(pid=process.pid, exit_status=process.exit_code,
-                                     exited_at=timestamp(process.exited_at))
+                                       exited_at=timestamp(process.exited_at))
         from pyruntime.lifecycle.destroy import delete
         hooks = False
         try:
@@ -323,7 +332,7 @@ class Service:
             self.tasks.pop(task.id, None)
         exited_at = timestamp(process.exited_at or time.time())
         self.publisher.publish(wire.TaskDelete(container_id=task.id, pid=process.pid,
-                                             exit_status=process.exit_code, exited_at=exited_at))
+                                               exit_status=process.exit_code, exited_at=exited_at))
         return wire.DeleteResponse(pid=process.pid, exit_status=process.exit_code, exited_at=exited_at)
 
     def exec(self, request: wire.ExecProcessRequest) -> wire.Empty:
@@ -341,10 +350,10 @@ class Service:
         task = process.task
         status = wire.PAUSED if task.paused and process.status == wire.RUNNING else process.status
         return wire.StateResponse(id=process.id, bundle=task.bundle, pid=process.pid, status=status,
-                                stdin=process.stdin, stdout=process.stdout, stderr=process.stderr,
-                                terminal=process.terminal, exit_status=process.exit_code,
-                                exited_at=timestamp(process.exited_at) if process.exited_at else None,
-                                exec_id=process.exec_id)
+                                  stdin=process.stdin, stdout=process.stdout, stderr=process.stderr,
+                                  terminal=process.terminal, exit_status=process.exit_code,
+                                  exited_at=timestamp(process.exited_at) if process.exited_at else None,
+                                  exec_id=process.exec_id)
 
     def wait(self, request: wire.WaitRequest) -> wire.WaitResponse:
         process = self._process(request.id, request.exec_id)
@@ -419,16 +428,3 @@ class Service:
         with self.lock:
             empty = not self.tasks
         return wire.Empty(), (self.on_empty if empty else None)
-
-
-class _Opened:
-    """A container whose directory lock is released when the block ends."""
-
-    def __init__(self, container):
-        self.container = container
-
-    def __enter__(self):
-        return self.container
-
-    def __exit__(self, *exc) -> None:
-        self.container.dir.close()
